@@ -1,0 +1,327 @@
+"""The embedded default dataset: a synthetic catalogue with planted ground truth.
+
+Items mix a few latent topics; each topic owns disjoint words, a colour and a
+shape, so text and images both carry the topic signal. Users prefer topics, and
+interactions are sampled from a known score s(u, i) = w * (p_u . theta_i) + b_i,
+saved in ``ground_truth.npz`` so evaluation can compare a model to the truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from braidrec.config import SynthConfig
+from braidrec.data.layout import DatasetError, DatasetSpec, write_dataset_yaml
+from braidrec.data.synth_images import topic_looks, write_images
+
+GENERATOR = "braidrec.data.synth"
+WORDS_PER_TOPIC = 25
+START_TIME = 1577836800  # 2020-01-01T00:00:00Z
+FILLER = (
+    "the", "a", "and", "with", "for", "of", "to", "in", "on", "is", "this", "that", "it", "by", "from", "very",
+    "new", "great", "one", "some", "more", "all", "your", "our", "classic", "simple", "made", "good", "best",
+    "nice", "item", "set", "style", "use", "daily", "perfect", "quality", "design", "feature", "easy",
+)
+_ONSETS = ("b", "br", "c", "ch", "d", "dr", "f", "fl", "g", "gr", "j", "k", "l", "m", "n", "p", "pl", "r", "s",
+           "sh", "st", "t", "tr", "v", "w", "z")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo", "ou")
+_CODAS = ("", "", "n", "r", "l", "s", "m", "x", "k", "th")
+
+
+def _check_config(config: SynthConfig) -> None:
+    minimums = {"items": 2, "users": 1, "topics": 1, "categories": 1, "history_min": 1, "image_size": 8}
+    for field, least in minimums.items():
+        if getattr(config, field) < least:
+            raise ValueError(f"synth.{field} must be >= {least}, got {getattr(config, field)}")
+    for field in ("missing_image", "missing_text", "mismatch", "corrupt"):
+        if not 0.0 <= getattr(config, field) <= 1.0:
+            raise ValueError(f"synth.{field} is a fraction of items and must be in [0, 1], got {getattr(config, field)}")
+    if config.missing_image + config.mismatch + config.corrupt > 1.0:
+        raise ValueError("synth.missing_image + synth.mismatch + synth.corrupt must not exceed 1 (they are disjoint)")
+
+
+def _topic_words(rng: np.random.Generator, topics: int) -> list[list[str]]:
+    taken = set(FILLER)
+    vocab = []
+    for _ in range(topics):
+        words: list[str] = []
+        while len(words) < WORDS_PER_TOPIC:
+            syllables = int(rng.integers(2, 4))
+            word = "".join(_ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
+                           for _ in range(syllables)) + _CODAS[rng.integers(len(_CODAS))]
+            if word not in taken:  # disjoint vocabularies keep topics identifiable from text
+                taken.add(word)
+                words.append(word)
+        vocab.append(words)
+    return vocab
+
+
+def _sample_words(rng: np.random.Generator, theta: np.ndarray, vocab: list[list[str]], count: int,
+                  topical: float) -> list[str]:
+    topics = rng.choice(len(vocab), size=count, p=theta)
+    from_topic = rng.random(count) < topical
+    return [vocab[t][rng.integers(WORDS_PER_TOPIC)] if use else FILLER[rng.integers(len(FILLER))]
+            for t, use in zip(topics, from_topic)]
+
+
+def _dirichlet(rng: np.random.Generator, alpha: float, k: int, n: int) -> np.ndarray:
+    mix = np.nan_to_num(rng.dirichlet(np.full(k, alpha), size=n)) if k > 1 else np.ones((n, 1))
+    mix[mix.sum(axis=1) <= 0, 0] = 1.0  # small alphas can underflow to all zeros: fall back to one topic
+    return mix / mix.sum(axis=1, keepdims=True)
+
+
+def _items(rng: np.random.Generator, config: SynthConfig, vocab: list[list[str]], topic_category: np.ndarray):
+    n, k = config.items, config.topics
+    theta = _dirichlet(rng, 0.15, k, n)
+    dominant = theta.argmax(axis=1)
+    log_pop = -config.popularity_skew * np.log(rng.permutation(n) + 1.0)  # Zipf by a random rank
+    bias = (log_pop - log_pop.mean()) / (log_pop.std() or 1.0)
+    category = np.where(rng.random(n) < 0.1, rng.integers(config.categories, size=n), topic_category[dominant])
+    topic_price = np.exp(rng.uniform(np.log(5), np.log(200), k))
+    topic_year = rng.uniform(1995, 2022, k)
+    rows = []
+    for i in range(n):
+        title = " ".join(_sample_words(rng, theta[i], vocab, int(rng.integers(2, 4)), 1.0)).title()
+        description = " ".join(_sample_words(rng, theta[i], vocab, int(rng.integers(12, 26)), 0.6))
+        rows.append({
+            "item_id": f"i{i + 1:05d}", "title": title, "description": description, "image_path": None,
+            "category": f"category_{category[i]:02d}",
+            "price": round(float(theta[i] @ topic_price * rng.lognormal(0, 0.25)), 2),
+            "year": int(np.clip(round(theta[i] @ topic_year + rng.normal(0, 3)), 1990, 2024)),
+        })
+    items = pd.DataFrame(rows)
+    no_text = rng.permutation(n)[: round(config.missing_text * n)]
+    items.loc[no_text, "description"] = None
+    return items, theta, bias
+
+
+def _interactions(rng: np.random.Generator, config: SynthConfig, scores: np.ndarray,
+                  item_ids: list[str], user_ids: list[str]) -> pd.DataFrame:
+    n_items = config.items
+    cap = max(1, n_items // 2)
+    lengths = np.minimum(np.maximum(config.history_min, rng.poisson(config.history_mean, config.users)), cap)
+    # Gumbel-top-k: the k largest of s + Gumbel noise are a sample without replacement with p ~ exp(s).
+    ranked = np.argsort(-(scores + rng.gumbel(size=scores.shape)), axis=1)
+    users, items, times = [], [], []
+    for u in range(config.users):
+        chosen = rng.permutation(ranked[u, : lengths[u]])
+        gaps = rng.exponential(86400.0, lengths[u]).astype(np.int64) + 1
+        stamps = START_TIME + int(rng.integers(0, 30 * 86400)) + np.cumsum(gaps)
+        users += [u] * len(chosen)
+        items += chosen.tolist()
+        times += stamps.tolist()
+    users, items, times = np.array(users), np.array(items), np.array(times, np.int64)
+    true = scores[users, items]
+    z = (true - true.mean()) / (true.std() or 1.0)
+    ratings = np.clip(np.rint(3 + 1.2 * z + rng.normal(0, 0.6, len(z))), 1, 5).astype(np.int64)
+    # A few repeated (user, item) pairs with a later time exercise deduplication downstream.
+    for u in rng.choice(config.users, size=max(1, round(0.005 * config.users)), replace=False):
+        rows = np.flatnonzero(users == u)
+        pick = rng.choice(rows)
+        users, items = np.append(users, u), np.append(items, items[pick])
+        times = np.append(times, times[rows].max() + int(rng.integers(60, 86400)))
+        ratings = np.append(ratings, ratings[pick])
+    frame = pd.DataFrame({
+        "user_id": [user_ids[u] for u in users], "item_id": [item_ids[i] for i in items],
+        "timestamp": times.astype(np.int64), "rating": ratings.astype(np.int64),
+    })
+    return frame.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def _is_previous_synthetic(out_dir: Path) -> bool:
+    try:
+        return json.loads((out_dir / "ground_truth.json").read_text()).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _layout() -> dict:
+    return {
+        "name": "synthetic",
+        "items": {"path": "items.parquet", "id": "item_id", "title": "title", "text": ["title", "description"],
+                  "image": "image_path", "categorical": ["category"], "numeric": ["price", "year"]},
+        "interactions": {"path": "interactions.parquet", "user": "user_id", "item": "item_id",
+                         "timestamp": "timestamp", "weight": "rating"},
+        "users": {"path": "users.parquet", "id": "user_id", "categorical": ["segment"], "numeric": ["age"]},
+        "ground_truth": "ground_truth.npz",
+    }
+
+
+def _build(root: Path, config: SynthConfig) -> None:
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)]
+    # Separate streams per stage, so e.g. changing a missing-image rate leaves interactions unchanged.
+    vocab_rng, item_rng, image_rng, user_rng, event_rng = streams
+    k = config.topics
+    vocab = _topic_words(vocab_rng, k)
+    colours, shapes = topic_looks(vocab_rng, k)
+    topic_category = vocab_rng.permutation(np.arange(k) % config.categories)
+    items, theta, bias = _items(item_rng, config, vocab, topic_category)
+    masks = write_images(root, image_rng, config, items, theta, colours, shapes)
+    prefs = _dirichlet(user_rng, 0.3, k, config.users)
+    user_ids = [f"u{u + 1:05d}" for u in range(config.users)]
+    users = pd.DataFrame({
+        "user_id": user_ids,
+        "segment": [f"segment_{topic_category[t]:02d}" for t in prefs.argmax(axis=1)],
+        "age": np.clip(np.rint(user_rng.normal(38, 12, config.users)), 16, 90).astype(np.int64),
+    })
+    item_ids = items["item_id"].tolist()
+    scores = config.preference_weight * prefs @ theta.T + bias
+    events = _interactions(event_rng, config, scores, item_ids, user_ids)
+    items.to_parquet(root / "items.parquet", index=False)
+    users.to_parquet(root / "users.parquet", index=False)
+    events.to_parquet(root / "interactions.parquet", index=False)
+    np.savez(
+        root / "ground_truth.npz",
+        item_ids=np.array(item_ids), user_ids=np.array(user_ids),
+        item_topics=theta.astype(np.float32), user_prefs=prefs.astype(np.float32),
+        item_bias=bias.astype(np.float32), preference_weight=np.float32(config.preference_weight),
+        **masks,
+    )
+    about = {
+        "generator": GENERATOR,
+        "score": "s(u, i) = preference_weight * dot(user_prefs[u], item_topics[i]) + item_bias[i]",
+        "arrays": {
+            "item_ids, user_ids": "row order of the other arrays",
+            "item_topics": "[items, topics] topic mixture theta_i ~ Dirichlet(0.15)",
+            "user_prefs": "[users, topics] preference p_u ~ Dirichlet(0.3)",
+            "item_bias": "[items] log-popularity (Zipf), standardised to mean 0 and std 1",
+            "preference_weight": "scalar w in the score",
+            "mismatched": "[items] image shows another item (of another topic when possible)",
+            "corrupt_image": "[items] image file holds garbage bytes",
+            "missing_image": "[items] image cell empty, no file",
+            "mismatch_source": "[items] row of the item whose picture a mismatched item shows, else -1",
+        },
+        "topics": [{"words": vocab[t], "colour": [int(c) for c in colours[t]], "shape": shapes[t],
+                    "category": f"category_{topic_category[t]:02d}"} for t in range(k)],
+        "config": dataclasses.asdict(config),
+    }
+    (root / "ground_truth.json").write_text(json.dumps(about, indent=2))
+    write_dataset_yaml(root, _layout())
+
+
+def generate_synthetic(out_dir: str | os.PathLike, config: SynthConfig) -> DatasetSpec:
+    """Writes the synthetic dataset to ``out_dir`` atomically and returns its spec.
+
+    The dataset is built in a temporary directory next to ``out_dir`` and renamed
+    into place, so readers never see a half-written dataset.
+
+    Args:
+        out_dir: target directory; created if missing. An existing non-empty
+            directory is replaced only if it holds an earlier synthetic dataset.
+        config: sizes, seed and data-quality knobs; equal configs give equal bytes
+            in the tables and ground truth.
+
+    Returns:
+        The :class:`DatasetSpec` of the new dataset.
+
+    Raises:
+        ValueError: when a config field is out of range (the message names it).
+        FileExistsError: when ``out_dir`` is a file or a non-empty directory that is
+            not a synthetic dataset.
+    """
+    _check_config(config)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: is a file; choose a directory for the synthetic dataset")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_previous_synthetic(out_dir):
+        raise FileExistsError(
+            f"{out_dir}: not empty and not a synthetic dataset; refusing to replace it (choose an empty directory)"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.building-"))
+    try:
+        _build(building, config)
+        if out_dir.exists():
+            retired = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
+            os.replace(out_dir, retired / "dataset")
+            os.replace(building, out_dir)
+            shutil.rmtree(retired)
+        else:
+            os.replace(building, out_dir)
+    finally:
+        if building.exists():
+            shutil.rmtree(building)
+    return DatasetSpec.load(out_dir)
+
+
+class GroundTruth:
+    """The planted truth of a synthetic dataset: true scores and data-quality masks.
+
+    Attributes:
+        item_ids, user_ids: id arrays giving the row order of the other arrays.
+        item_topics: ``[items, topics]``; user_prefs: ``[users, topics]``;
+        item_bias: ``[items]``; preference_weight: float; arrays: every array in the file.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.arrays = arrays
+        self.item_ids = arrays["item_ids"]
+        self.user_ids = arrays["user_ids"]
+        self.item_topics = arrays["item_topics"]
+        self.user_prefs = arrays["user_prefs"]
+        self.item_bias = arrays["item_bias"]
+        self.preference_weight = float(arrays["preference_weight"])
+        self.mismatched = arrays["mismatched"]
+        self._item_index = {str(v): i for i, v in enumerate(self.item_ids)}
+        self._user_index = {str(v): i for i, v in enumerate(self.user_ids)}
+
+    @classmethod
+    def load(cls, dataset_dir: str | os.PathLike) -> GroundTruth | None:
+        """Reads the ground truth named by ``dataset.yaml``.
+
+        Returns:
+            None when the dataset declares no ``ground_truth``.
+
+        Raises:
+            DatasetError: when dataset.yaml is invalid or the file is missing or lacks an array.
+        """
+        spec = DatasetSpec.load(dataset_dir)
+        if spec.ground_truth is None:
+            return None
+        path = spec.root / spec.ground_truth
+        if not path.is_file():
+            raise DatasetError(spec.ground_truth, f"not found at {path} (regenerate with 'braid data synth')")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except (OSError, ValueError) as err:
+            raise DatasetError(spec.ground_truth, f"cannot read: {err} (regenerate with 'braid data synth')") from err
+        needed = ("item_ids", "user_ids", "item_topics", "user_prefs", "item_bias", "preference_weight", "mismatched")
+        for name in needed:
+            if name not in arrays:
+                raise DatasetError(spec.ground_truth, f"array '{name}' is missing (regenerate with 'braid data synth')")
+        return cls(arrays)
+
+    def scores(self, user_ids, item_ids) -> np.ndarray:
+        """True scores ``s(u, i)`` for every pair.
+
+        Args:
+            user_ids: sequence of user id strings.
+            item_ids: sequence of item id strings.
+
+        Returns:
+            float64 array ``[len(user_ids), len(item_ids)]``.
+
+        Raises:
+            KeyError: naming the first unknown user or item id.
+        """
+        users = [self._index(self._user_index, u, "user") for u in user_ids]
+        items = [self._index(self._item_index, i, "item") for i in item_ids]
+        prefs = self.user_prefs[users].astype(np.float64)
+        topics = self.item_topics[items].astype(np.float64)
+        return self.preference_weight * prefs @ topics.T + self.item_bias[items].astype(np.float64)
+
+    @staticmethod
+    def _index(index: dict[str, int], key, what: str) -> int:
+        try:
+            return index[str(key)]
+        except KeyError:
+            raise KeyError(f"{what} id '{key}' is not in the ground truth") from None

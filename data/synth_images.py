@@ -1,0 +1,143 @@
+"""Pictures for the synthetic catalogue: topic colours and shapes drawn with PIL.
+
+Each topic has a colour and a shape; an item's picture shows the shapes of its
+main topics, more and larger for heavier topics, over a noisy background, so an
+image encoder can recover the topic mixture that the text also carries.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from braidrec.config import SynthConfig
+
+SHAPES = ("circle", "square", "triangle", "stripes", "dots", "ring", "cross")
+GARBAGE_PREFIX = b"\x89PNG\r\n\x1a\n"  # a PNG signature, so the file looks like an image until decoded
+
+
+def topic_looks(rng: np.random.Generator, topics: int) -> tuple[np.ndarray, list[str]]:
+    """A colour and a shape per topic.
+
+    Args:
+        rng: random stream.
+        topics: number of topics.
+
+    Returns:
+        ``(colours [topics, 3] float RGB in 0..255, shape names)``; hues are spread
+        evenly so topics differ in colour even when shapes repeat.
+    """
+    hues = (np.arange(topics) / topics + rng.uniform(0, 0.5 / topics)) % 1.0
+    colours = np.array([colorsys.hsv_to_rgb(h, rng.uniform(0.6, 1.0), rng.uniform(0.55, 0.9)) for h in hues]) * 255
+    order = rng.permutation(len(SHAPES))
+    return colours, [SHAPES[order[k % len(SHAPES)]] for k in range(topics)]
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, x: float, y: float, r: float, colour: tuple) -> None:
+    box = (x - r, y - r, x + r, y + r)
+    if shape == "circle":
+        draw.ellipse(box, fill=colour)
+    elif shape == "square":
+        draw.rectangle(box, fill=colour)
+    elif shape == "triangle":
+        draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=colour)
+    elif shape == "stripes":
+        for offset in np.arange(-r, r + 1, max(2.0, r / 2)):
+            draw.line((x - r, y + offset, x + r, y + offset), fill=colour, width=max(1, int(r / 4)))
+    elif shape == "dots":
+        step = max(2.0, r / 1.5)
+        for dx in np.arange(-r, r + 1, step):
+            for dy in np.arange(-r, r + 1, step):
+                draw.ellipse((x + dx - 1.5, y + dy - 1.5, x + dx + 1.5, y + dy + 1.5), fill=colour)
+    elif shape == "ring":
+        draw.ellipse(box, outline=colour, width=max(2, int(r / 3)))
+    else:
+        width = max(1.0, r / 3)
+        draw.rectangle((x - r, y - width, x + r, y + width), fill=colour)
+        draw.rectangle((x - width, y - r, x + width, y + r), fill=colour)
+
+
+def render_image(rng: np.random.Generator, theta: np.ndarray, colours: np.ndarray, shapes: list[str],
+                 size: int) -> Image.Image:
+    """Draws one item's picture.
+
+    Args:
+        rng: random stream (positions, colour jitter, noise).
+        theta: the item's topic mixture ``[topics]``.
+        colours, shapes: from :func:`topic_looks`.
+        size: width and height in pixels.
+
+    Returns:
+        An RGB image: the shapes of every topic with weight >= 0.05 (always the
+        dominant one), more and larger for heavier topics, over a noisy background.
+    """
+    background = rng.integers(170, 256, 3) + rng.normal(0, 10, (size, size, 3))
+    image = Image.fromarray(np.clip(background, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    for rank, k in enumerate(np.argsort(-theta)):
+        if rank > 0 and theta[k] < 0.05:
+            break
+        radius = size * (0.06 + 0.16 * np.sqrt(theta[k]))
+        colour = tuple(int(c) for c in np.clip(colours[k] + rng.normal(0, 15, 3), 0, 255))
+        for _ in range(1 + int(theta[k] * 4)):
+            x, y = rng.uniform(radius, size - radius, 2)
+            _draw_shape(draw, shapes[k], x, y, radius, colour)
+    pixels = np.asarray(image, dtype=np.float64) + rng.normal(0, 6, (size, size, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
+def write_images(root: Path, rng: np.random.Generator, config: SynthConfig, items: pd.DataFrame,
+                 theta: np.ndarray, colours: np.ndarray, shapes: list[str]) -> dict[str, np.ndarray]:
+    """Writes ``root/images/<item_id>.png`` and fills ``items['image_path']`` in place.
+
+    Disjoint sets of exactly ``round(rate * items)`` items get each knob:
+    ``missing_image`` (empty cell, no file), ``corrupt`` (garbage bytes behind a
+    PNG signature) and ``mismatch`` (a copy of another item's picture, of another
+    topic when possible).
+
+    Args:
+        root: dataset directory being built.
+        rng: random stream.
+        config: sizes and knob rates.
+        items: the items table, row i matching ``theta[i]``.
+        theta: ``[items, topics]`` topic mixtures.
+        colours, shapes: from :func:`topic_looks`.
+
+    Returns:
+        Boolean masks ``missing_image``, ``corrupt_image``, ``mismatched`` and the int
+        array ``mismatch_source`` (row of the item whose picture was used, else -1).
+    """
+    n = config.items
+    order = rng.permutation(n)
+    counts = np.cumsum([round(config.missing_image * n), round(config.corrupt * n), round(config.mismatch * n)])
+    masks = {name: np.zeros(n, bool) for name in ("missing_image", "corrupt_image", "mismatched")}
+    masks["missing_image"][order[: counts[0]]] = True
+    masks["corrupt_image"][order[counts[0]: counts[1]]] = True
+    masks["mismatched"][order[counts[1]: counts[2]]] = True
+    source = np.full(n, -1, np.int64)
+    (root / "images").mkdir()
+    paths = [f"images/{item_id}.png" for item_id in items["item_id"]]
+    for i in np.flatnonzero(~masks["missing_image"]):
+        items.at[i, "image_path"] = paths[i]
+        if masks["corrupt_image"][i]:
+            (root / paths[i]).write_bytes(GARBAGE_PREFIX + rng.bytes(int(rng.integers(16, 256))))
+        elif not masks["mismatched"][i]:
+            render_image(rng, theta[i], colours, shapes, config.image_size).save(
+                root / paths[i], format="PNG", compress_level=1)
+    clean = np.flatnonzero(~(masks["missing_image"] | masks["corrupt_image"] | masks["mismatched"]))
+    dominant = theta.argmax(axis=1)
+    for i in np.flatnonzero(masks["mismatched"]):
+        others = clean[dominant[clean] != dominant[i]]
+        others = others if len(others) else clean
+        if len(others):
+            source[i] = rng.choice(others)
+            shutil.copyfile(root / paths[source[i]], root / paths[i])
+        else:
+            # Every other picture is missing or corrupt: draw one from a random other mixture instead.
+            render_image(rng, theta[(i + 1) % n], colours, shapes, config.image_size).save(root / paths[i], format="PNG")
+    return {**masks, "mismatch_source": source}

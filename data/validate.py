@@ -1,0 +1,298 @@
+"""``braid data validate DIR``: every problem of a raw dataset, each naming file, row and column.
+
+Validation reads the tables once and reports all problems instead of stopping at
+the first, so a user can fix a dataset in one pass. Image files are checked for
+existence and size only; decoding is the extractor's job (bad images go to its
+dead-letter output rather than failing a run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from braidrec.data.layout import (
+    DATASET_FILE,
+    MAX_TIMESTAMP,
+    DatasetError,
+    DatasetSpec,
+    TableSpec,
+    is_missing,
+    parse_timestamp,
+    read_table,
+    resolve_image_path,
+)
+
+MAX_PER_KIND = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dataset.
+
+    Attributes:
+        table: the file the problem is in, as written in dataset.yaml (or ``dataset.yaml``).
+        row: 1-based data row (header excluded); None for file- or column-level problems.
+        column: the column concerned, or None.
+        message: what is wrong and how to fix it.
+        omitted: for a summary line only, how many further problems of one kind were
+            left out of the list (they still count).
+    """
+
+    table: str
+    row: int | None
+    column: str | None
+    message: str
+    omitted: int = 0
+
+    def __str__(self) -> str:
+        where = self.table
+        if self.row is not None:
+            where += f" row {self.row}"
+        if self.column is not None:
+            where += f" column {self.column}"
+        # One line per problem, even when a parser's message spans several.
+        return f"{where}: {' '.join(self.message.split())}"
+
+
+class InvalidDatasetError(ValueError):
+    """A dataset failed validation; ``.problems`` holds what :func:`validate_dataset` found."""
+
+    def __init__(self, dataset_dir: str | os.PathLike, problems: list[Problem]):
+        self.dataset_dir = str(dataset_dir)
+        self.problems = list(problems)
+        super().__init__(f"{self.dataset_dir}: dataset is invalid (run 'braid data validate' after fixing)\n"
+                         + format_report(self.problems))
+
+    def __reduce__(self):
+        return (type(self), (self.dataset_dir, self.problems))
+
+
+class _Collector:
+    """Keeps the first ``cap`` problems of each kind and counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.kept: dict[tuple[str, str | None, str], list[Problem]] = {}
+        self.extra: dict[tuple[str, str | None, str], int] = {}
+
+    def add(self, kind: str, table: str, row: int | None, column: str | None, message: str) -> None:
+        key = (table, column, kind)
+        kept = self.kept.setdefault(key, [])
+        if len(kept) < self.cap:
+            kept.append(Problem(table, row, column, message))
+        else:
+            self.extra[key] = self.extra.get(key, 0) + 1
+
+    def problems(self) -> list[Problem]:
+        result = []
+        for key, kept in self.kept.items():
+            result += kept
+            if self.extra.get(key):
+                table, column, kind = key
+                count = self.extra[key]
+                result.append(Problem(table, None, column, f"... and {count} more '{kind}' problems", omitted=count))
+        return result
+
+
+def count_problems(problems: list[Problem]) -> int:
+    """How many problems the list stands for, including those summarised as '... and N more'."""
+    return sum(p.omitted if p.omitted else 1 for p in problems)
+
+
+def format_report(problems: list[Problem]) -> str:
+    """One line per problem, then a count line (``no problems found`` when empty)."""
+    total = count_problems(problems)
+    lines = [str(p) for p in problems]
+    lines.append(f"{total} problem{'s' if total != 1 else ''} found" if total else "no problems found")
+    return "\n".join(lines)
+
+
+def _check_columns(table: TableSpec, frame: pd.DataFrame, out: _Collector) -> None:
+    present = [str(c) for c in frame.columns]
+    reported = set()
+    for role, column in table.role_columns():
+        if column in frame.columns or column in reported:
+            continue
+        reported.add(column)
+        close = difflib.get_close_matches(column, present, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (columns: {', '.join(present) or 'none'})"
+        out.add("missing-column", table.path, None, column,
+                f"column '{column}' named by role '{table.name}.{role}' in {DATASET_FILE} does not exist{hint}; "
+                "fix the role or add the column")
+
+
+def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: _Collector) -> set[str]:
+    seen: dict[str, int] = {}
+    for row, value in enumerate(frame[column], start=1):
+        if value is None:
+            out.add("empty-id", table.path, row, column, f"empty {what} id (every row needs one)")
+        elif value in seen:
+            out.add("duplicate-id", table.path, row, column,
+                    f"duplicate {what} id '{value}' (first in row {seen[value]}); remove or rename one of the rows")
+        else:
+            seen[value] = row
+    return set(seen)
+
+
+def _references(table: TableSpec, frame: pd.DataFrame, column: str, what: str,
+                known: set[str] | None, known_file: str, out: _Collector) -> None:
+    for row, value in enumerate(frame[column], start=1):
+        if value is None:
+            out.add("empty-id", table.path, row, column, f"empty {what} id (every interaction needs one)")
+        elif known is not None and value not in known:
+            out.add("unknown-id", table.path, row, column,
+                    f"{what} '{value}' is not in {known_file} (add it there or drop this interaction)")
+
+
+def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector) -> None:
+    values = frame[column]
+    rows: Any = range(len(values))
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        # Vectorised range check; only the bad rows go through the slow parser for a message.
+        array = values.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            rows = np.flatnonzero(~np.isfinite(array) | (array < 0) | (array >= MAX_TIMESTAMP))
+    for index in rows:
+        value = values.iat[int(index)]
+        if is_missing(value):
+            out.add("timestamp", table.path, int(index) + 1, column, "empty timestamp (every interaction needs one)")
+            continue
+        try:
+            parse_timestamp(value)
+        except ValueError as err:
+            out.add("timestamp", table.path, int(index) + 1, column, str(err))
+
+
+def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out: _Collector) -> None:
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        rows = np.flatnonzero(np.isinf(values.to_numpy(dtype=float)))
+    else:
+        rows = range(len(values))
+    for index in rows:
+        value = values.iat[int(index)]
+        if is_missing(value):
+            continue
+        try:
+            ok = math.isfinite(float(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            out.add("not-numeric", table.path, int(index) + 1, column,
+                    f"{value!r} is not a finite number ('{table.name}.{role}' columns must be numeric; "
+                    "fix the cell or leave it empty)")
+
+
+def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector) -> None:
+    for row, value in enumerate(frame[column], start=1):
+        if is_missing(value):
+            continue
+        try:
+            path = resolve_image_path(spec.root, value)
+        except DatasetError as err:
+            out.add("image-path", table.path, row, column, f"image path {err.file}: {err.detail}")
+            continue
+        if not path.is_file():
+            out.add("image-missing", table.path, row, column,
+                    f"image file {value} does not exist (fix the path or leave the cell empty)")
+        elif path.stat().st_size == 0:
+            out.add("image-empty", table.path, row, column,
+                    f"image file {value} is empty (0 bytes); replace it or leave the cell empty")
+
+
+def validate_dataset(dataset_dir: str | os.PathLike) -> list[Problem]:
+    """Checks a raw dataset and returns every problem found (an empty list means valid).
+
+    Args:
+        dataset_dir: directory holding ``dataset.yaml``.
+
+    Returns:
+        Problems in table order; at most :data:`MAX_PER_KIND` per (table, column, kind),
+        the rest summarised by one Problem whose ``omitted`` counts them.
+    """
+    try:
+        spec = DatasetSpec.load(dataset_dir)
+    except DatasetError as err:
+        return [Problem(DATASET_FILE, None, None, err.detail)]
+    out = _Collector(MAX_PER_KIND)
+    frames: dict[str, pd.DataFrame] = {}
+    for table in spec.tables():
+        try:
+            frame = read_table(spec, table)
+        except DatasetError as err:
+            out.add("unreadable", table.path, None, None, err.detail)
+            continue
+        _check_columns(table, frame, out)
+        if frame.empty:
+            out.add("empty-table", table.path, None, None, f"{table.name} table has no rows")
+        frames[table.name] = frame
+
+    items, users, inter = frames.get("items"), frames.get("users"), frames.get("interactions")
+    item_ids = _ids(spec.items, items, spec.items.id, "item", out) if _has(items, spec.items.id) else None
+    user_ids = None
+    if spec.users is not None and _has(users, spec.users.id):
+        user_ids = _ids(spec.users, users, spec.users.id, "user", out)
+    for table in spec.tables():
+        frame = frames.get(table.name)
+        for column in table.numeric:
+            if _has(frame, column):
+                _numbers(table, frame, column, "numeric", out)
+        if _has(frame, table.image):
+            _images(spec, table, frame, table.image, out)
+    spec_i = spec.interactions
+    if _has(inter, spec_i.user):
+        users_file = spec.users.path if spec.users else "users"
+        _references(spec_i, inter, spec_i.user, "user", user_ids, users_file, out)
+    if _has(inter, spec_i.item):
+        _references(spec_i, inter, spec_i.item, "item", item_ids, spec.items.path, out)
+    if _has(inter, spec_i.timestamp):
+        _timestamps(spec_i, inter, spec_i.timestamp, out)
+    if _has(inter, spec_i.weight):
+        _numbers(spec_i, inter, spec_i.weight, "weight", out)
+    return out.problems()
+
+
+def _has(frame: pd.DataFrame | None, column: str | None) -> bool:
+    return frame is not None and column is not None and column in frame.columns
+
+
+def ensure_valid(dataset_dir: str | os.PathLike) -> DatasetSpec:
+    """Validates a dataset and returns its spec.
+
+    Args:
+        dataset_dir: directory holding ``dataset.yaml``.
+
+    Returns:
+        The parsed :class:`DatasetSpec`.
+
+    Raises:
+        InvalidDatasetError: with ``.problems`` when anything is wrong.
+    """
+    problems = validate_dataset(dataset_dir)
+    if problems:
+        raise InvalidDatasetError(dataset_dir, problems)
+    return DatasetSpec.load(dataset_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m braidrec.data.validate DIR``: prints the report; exit status 1 when invalid."""
+    parser = argparse.ArgumentParser(prog="braid data validate", description=__doc__.splitlines()[0])
+    parser.add_argument("dataset_dir", type=Path, help="directory holding dataset.yaml")
+    args = parser.parse_args(argv)
+    problems = validate_dataset(args.dataset_dir)
+    print(format_report(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Saving and restoring a trained model directory (``braid train --out RUN/model``).
+
+Layout: ``model.json`` (the configuration and the features directory it was
+trained on), ``weights/`` (a TensorFlow checkpoint), ``history.json``
+(per-epoch training log). The model is rebuilt from code and vocabularies and
+the weights restored, which is robust across Keras versions in a way a pickled
+subclassed model is not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+from braidrec.config import ExtractConfig, ModelConfig, TrainConfig, from_dict
+from braidrec.features import contract
+from braidrec.models.two_tower import BraidModel
+
+MODEL_JSON = "model.json"
+WEIGHTS = "weights/ckpt"
+HISTORY_JSON = "history.json"
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A restored model with what it was built from."""
+
+    model: BraidModel
+    vocab: contract.Vocabularies
+    features_dir: Path
+    model_config: ModelConfig
+    extract_config: ExtractConfig
+    train_config: TrainConfig
+
+
+def build_model(features_dir: Path, model: ModelConfig, extract: ExtractConfig, train: TrainConfig) -> tuple[BraidModel, contract.Vocabularies]:
+    """A fresh :class:`BraidModel` over the vocabularies of ``features_dir``."""
+    vocab = contract.Vocabularies.load(features_dir)
+    return BraidModel(vocab, model, extract, train), vocab
+
+
+def save_model_dir(work: Path, trained: TrainedModel, history: dict) -> None:
+    """Writes weights and metadata into ``work`` (a temp dir the caller renames)."""
+    trained.model.save_weights(str(work / WEIGHTS))
+    meta = {
+        "features_dir": str(Path(trained.features_dir).resolve()),
+        "model": dataclasses.asdict(trained.model_config),
+        "extract": dataclasses.asdict(trained.extract_config),
+        "train": dataclasses.asdict(trained.train_config),
+        "modalities": trained.model.item_tower.modalities,
+    }
+    (work / MODEL_JSON).write_text(json.dumps(meta, indent=2))
+    (work / HISTORY_JSON).write_text(json.dumps(history, indent=2))
+
+
+def load_model_dir(model_dir: str | Path, features_dir: str | Path | None = None) -> TrainedModel:
+    """Rebuilds the model saved in ``model_dir`` and restores its weights.
+
+    Args:
+        model_dir: output of ``braid train``.
+        features_dir: overrides the features directory recorded at training time.
+
+    Raises:
+        FileNotFoundError: ``model_dir`` is not a trained model directory.
+    """
+    model_dir = Path(model_dir)
+    meta_path = model_dir / MODEL_JSON
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{model_dir}: no {MODEL_JSON}; pass the --out directory of `braid train`")
+    meta = json.loads(meta_path.read_text())
+    features = Path(features_dir or meta["features_dir"])
+    model_cfg = from_dict(ModelConfig, meta["model"], f"{meta_path}:model")
+    extract_cfg = from_dict(ExtractConfig, meta["extract"], f"{meta_path}:extract")
+    train_cfg = from_dict(TrainConfig, meta["train"], f"{meta_path}:train")
+    model, vocab = build_model(features, model_cfg, extract_cfg, train_cfg)
+    model.load_weights(str(model_dir / WEIGHTS)).expect_partial()
+    return TrainedModel(model, vocab, features, model_cfg, extract_cfg, train_cfg)

@@ -1,0 +1,95 @@
+"""Training and evaluation inputs built from the extracted features.
+
+Training examples are next-item predictions: each train interaction is a
+target, the user's earlier train items (the most recent ``max_history``) its
+history, as in SASRec-style sequential training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
+
+from braidrec.features import contract
+from braidrec.models.two_tower import SAMPLING_PROBABILITY, TARGET_PREFIX
+
+
+def pad_histories(histories: list[list[str]], length: int) -> np.ndarray:
+    """Left-pads (most recent last) or truncates each history to ``length`` ids."""
+    out = np.full((len(histories), length), contract.PAD, dtype=object)
+    for row, items in enumerate(histories):
+        recent = items[-length:] if length else []
+        if recent:
+            out[row, length - len(recent):] = recent
+    return out
+
+
+def next_item_pairs(users: list[contract.UserHistory], split: int, max_history: int):
+    """(user ids, histories, target item ids) for every interaction in ``split``.
+
+    For ``SPLIT_TRAIN`` every train interaction is a target with the train items
+    before it as history; for val/test the history is everything before the split.
+    """
+    user_ids, histories, targets = [], [], []
+    for user in users:
+        if split == contract.SPLIT_TRAIN:
+            train = user.of(contract.SPLIT_TRAIN)
+            for j, item in enumerate(train):
+                user_ids.append(user.user_id)
+                histories.append(train[max(0, j - max_history):j])
+                targets.append(item)
+        else:
+            for item in user.of(split):
+                user_ids.append(user.user_id)
+                histories.append(user.before(split))
+                targets.append(item)
+    return np.asarray(user_ids, dtype=object), pad_histories(histories, max_history), np.asarray(targets, dtype=object)
+
+
+def sampling_probabilities(catalogue: contract.Catalogue, users: list[contract.UserHistory]) -> np.ndarray:
+    """Each item's share of train interactions (floor of one count so no item has zero)."""
+    index = catalogue.index()
+    counts = np.ones(len(catalogue), dtype=np.float64)
+    for user in users:
+        for item in user.of(contract.SPLIT_TRAIN):
+            counts[index[item]] += 1
+    return (counts / counts.sum()).astype(np.float32)
+
+
+def retrieval_dataset(
+    catalogue: contract.Catalogue,
+    user_ids: np.ndarray,
+    histories: np.ndarray,
+    targets: np.ndarray,
+    probabilities: np.ndarray,
+    batch_size: int,
+    shuffle_seed: int | None,
+) -> tf.data.Dataset:
+    """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
+
+    Raises:
+        KeyError: a target item is missing from the catalogue (features and splits disagree).
+    """
+    index = catalogue.index()
+    missing = [t for t in targets.tolist() if t not in index]
+    if missing:
+        raise KeyError(f"target items not in the catalogue, e.g. {missing[:3]}: re-run `braid extract`")
+    rows = np.asarray([index[t] for t in targets.tolist()], dtype=np.int64)
+    table = {name: tf.constant(values) for name, values in catalogue.features.items()}
+    probs = tf.constant(probabilities)
+    data = tf.data.Dataset.from_tensor_slices(
+        {contract.USER_ID: user_ids.astype(str), "history": histories.astype(str), "row": rows}
+    )
+    if shuffle_seed is not None:
+        data = data.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def attach(batch):
+        out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"]}
+        for name, values in table.items():
+            out[TARGET_PREFIX + name] = tf.gather(values, batch["row"])
+        out[SAMPLING_PROBABILITY] = tf.gather(probs, batch["row"])
+        return out
+
+    return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,97 @@
+"""``braid train``: fit the two-tower model, early-stopped on validation Recall@10."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tf_keras as keras
+
+from braidrec.config import RunConfig
+from braidrec.features import contract
+from braidrec.models import checkpoint, datasets
+from braidrec.models.evaluate import EvalData, model_metrics
+from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
+
+VAL_METRIC = "val_recall@10"
+
+
+class ValidationRecall(keras.callbacks.Callback):
+    """Full-ranking Recall@10 on the val split after each epoch; keeps the best weights.
+
+    Stops after ``patience`` epochs without improvement and restores the best
+    epoch's weights at the end (in-batch loss is a poor proxy for ranking).
+    """
+
+    def __init__(self, data: EvalData, patience: int):
+        super().__init__()
+        self.data = data
+        self.patience = patience
+        self.best = -1.0
+        self.best_epoch = -1
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = model_metrics(self.model, self.data, [10], split=contract.SPLIT_VAL, cold=False)
+        value = metrics["warm"]["recall@10"]
+        if logs is not None:
+            logs[VAL_METRIC] = value
+        print(f"epoch {epoch + 1}: {VAL_METRIC} = {value:.4f}", flush=True)
+        if value > self.best:
+            self.best, self.best_epoch = value, epoch
+            self.best_weights = self.model.get_weights()
+        elif epoch - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> dict:
+    """Trains on ``features_dir`` and writes a model directory to ``out_dir`` atomically.
+
+    Args:
+        features_dir: output of ``braid extract``.
+        out_dir: the model directory to create or replace.
+        config: uses its ``model``, ``extract`` and ``train`` sections.
+
+    Returns:
+        The training history (per-epoch loss and validation Recall@10, best epoch, seconds).
+    """
+    started = time.time()
+    features_dir = Path(features_dir)
+    keras.utils.set_random_seed(config.train.seed)
+    data = EvalData.load(features_dir)
+    extract = config.extract
+    extract.max_history = data.max_history
+    model, vocab = checkpoint.build_model(features_dir, config.model, extract, config.train)
+    probabilities = datasets.sampling_probabilities(data.catalogue, data.histories)
+    users, histories, targets = datasets.next_item_pairs(data.histories, contract.SPLIT_TRAIN, data.max_history)
+    if len(targets) == 0:
+        raise ValueError(f"{features_dir}: the train split is empty; the dataset needs interactions of warm items")
+    train_data = datasets.retrieval_dataset(
+        data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
+    validation = ValidationRecall(data, config.train.patience)
+    fit = model.fit(train_data, epochs=config.train.epochs, callbacks=[validation], verbose=config.train.verbose)
+    history = {
+        "loss": [float(v) for v in fit.history.get("loss", [])],
+        VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
+        "best_epoch": validation.best_epoch + 1,
+        "best_val_recall@10": validation.best,
+        "train_examples": int(len(targets)),
+        "seconds": round(time.time() - started, 1),
+    }
+    work = temp_dir_beside(Path(out_dir))
+    try:
+        trained = checkpoint.TrainedModel(model, vocab, features_dir, config.model, extract, config.train)
+        checkpoint.save_model_dir(work, trained, history)
+        replace_dir(work, Path(out_dir))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return history
+

@@ -1,0 +1,42 @@
+"""Atomic directory output: build beside the target, then swap it in with renames."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+
+def temp_dir_beside(target: Path) -> Path:
+    """A new empty directory next to ``target`` (same filesystem, so rename is atomic)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    return work
+
+
+def replace_dir(work: Path, target: Path) -> None:
+    """Moves finished ``work`` to ``target``, replacing an older ``target`` if present.
+
+    Readers see either the old complete directory or the new one, never a
+    half-written mix; the old copy is removed only after the swap.
+    """
+    target = Path(target)
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(target, old)
+    os.rename(work, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temp file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.write_text(text)
+    os.replace(tmp, path)

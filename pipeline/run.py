@@ -1,0 +1,131 @@
+"""``braid run``: every stage in order into one run directory, then a summary.
+
+Run directory layout::
+
+    RUN/data/          the raw dataset (synthetic source only)
+    RUN/features/      braid extract
+    RUN/model/         braid train
+    RUN/metrics.json   braid evaluate
+    RUN/export/NAME/<version>/   braid export
+    RUN/recs.parquet   braid recommend
+    RUN/config.yaml    the resolved configuration
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from braidrec.config import RunConfig
+from braidrec.features import contract
+
+
+@dataclasses.dataclass
+class RunPaths:
+    """Where each stage of a run writes."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def recs(self) -> Path:
+        return self.root / "recs.parquet"
+
+
+def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
+    """Runs data -> extract -> train -> evaluate -> export -> recommend.
+
+    Returns:
+        ``{"run": path, "metrics": ..., "export": version dir, "recs": path}``.
+    """
+    from braidrec.data.synth import generate_synthetic
+    from braidrec.models.evaluate_run import evaluate_model_dir, write_metrics
+    from braidrec.models.train import train
+    from braidrec.pipeline.extract_runner import run_extract
+    from braidrec.pipeline.fileutil import write_text_atomic
+    from braidrec.pipeline.recommend import run_recommend
+    from braidrec.serving.export import export
+
+    paths = RunPaths(Path(config.out))
+    paths.root.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(paths.root / "config.yaml", yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
+    if config.data.source == "synthetic":
+        print(f"[1/6] synthetic catalogue -> {paths.data}", flush=True)
+        generate_synthetic(paths.data, config.data.synth)
+        data_dir = paths.data
+    else:
+        data_dir = Path(config.data.source)
+    print(f"[2/6] extract {data_dir} -> {paths.features}", flush=True)
+    manifest = run_extract(data_dir, paths.features, config.extract, beam_args)
+    print(f"      {json.dumps(manifest['interactions'])}", flush=True)
+    print(f"[3/6] train -> {paths.model}", flush=True)
+    train(paths.features, paths.model, config)
+    print(f"[4/6] evaluate -> {paths.metrics}", flush=True)
+    metrics = evaluate_model_dir(paths.model, paths.features, config.eval.ks, config.eval.batch_size)
+    write_metrics(metrics, paths.metrics)
+    print(f"[5/6] export -> {paths.export}", flush=True)
+    version = export(paths.model, paths.export, config.export.name, config.export.k)
+    print(f"[6/6] recommend -> {paths.recs}", flush=True)
+    run_recommend(version, paths.recs, config.recommend.k, batch_size=config.recommend.batch_size, beam_args=beam_args)
+    return {"run": str(paths.root), "metrics": metrics, "export": str(version), "recs": str(paths.recs)}
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def summary(result: dict, users: int = 3, top: int = 5) -> str:
+    """A human summary: artefacts, metrics against baselines, and a few users' recommendations."""
+    paths = RunPaths(Path(result["run"]))
+    metrics = result["metrics"]
+    lines = [f"run directory: {paths.root.resolve()}", f"export:        {result['export']}", f"recs:          {result['recs']}", ""]
+    lines.append(f"{'':12}{'warm R@10':>11}{'warm R@20':>11}{'warm N@10':>11}{'warm N@20':>11}{'cold R@10':>11}{'cold N@10':>11}")
+    for name in ("braidrec", "popularity", "random", "oracle"):
+        if name not in metrics:
+            continue
+        warm, cold = metrics[name].get("warm", {}), metrics[name].get("cold", {})
+        cells = [warm.get("recall@10"), warm.get("recall@20"), warm.get("ndcg@10"), warm.get("ndcg@20"), cold.get("recall@10"), cold.get("ndcg@10")]
+        lines.append(f"{name:12}" + "".join(f"{_fmt(c) if c is not None else '-':>11}" for c in cells))
+    lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.get("attention", {}).items()))
+    catalogue = contract.load_catalogue(paths.features)
+    titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))
+    histories = {u.user_id: u for u in contract.load_histories(paths.features)}
+    recs = pd.read_parquet(result["recs"])
+    for user_id in sorted(recs["user_id"].unique())[:users]:
+        lines.append("")
+        lines.append(f"user {user_id}")
+        last = histories[user_id].items[-top:] if user_id in histories else []
+        mine = recs[recs["user_id"] == user_id].sort_values("rank").head(top)
+        width = max([len(titles.get(i, i)) for i in last] + [10])
+        lines.append(f"  {'last items':<{width}}   top-{top} recommendations")
+        for row in range(top):
+            left = titles.get(last[row], last[row]) if row < len(last) else ""
+            right = ""
+            if row < len(mine):
+                rec = mine.iloc[row]
+                right = f"{rec['rank']}. {titles.get(rec['item_id'], rec['item_id'])} ({rec['score']:.3f})"
+            lines.append(f"  {left:<{width}}   {right}")
+    return "\n".join(lines)
