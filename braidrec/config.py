@@ -33,7 +33,7 @@ class SynthConfig:
     history_mean: float = 30.0
     history_min: int = 5
     popularity_skew: float = 1.0
-    preference_weight: float = 6.0
+    preference_weight: float = 20.0
     image_size: int = 64
     missing_image: float = 0.05
     missing_text: float = 0.05

@@ -20,20 +20,10 @@ import pandas as pd
 
 from braidrec.config import SynthConfig
 from braidrec.data.layout import DatasetError, DatasetSpec, write_dataset_yaml
-from braidrec.data.synth_images import topic_looks, write_images
+from braidrec.data.synth_content import sample_words, topic_looks, topic_words, write_images
 
 GENERATOR = "braidrec.data.synth"
-WORDS_PER_TOPIC = 25
 START_TIME = 1577836800  # 2020-01-01T00:00:00Z
-FILLER = (
-    "the", "a", "and", "with", "for", "of", "to", "in", "on", "is", "this", "that", "it", "by", "from", "very",
-    "new", "great", "one", "some", "more", "all", "your", "our", "classic", "simple", "made", "good", "best",
-    "nice", "item", "set", "style", "use", "daily", "perfect", "quality", "design", "feature", "easy",
-)
-_ONSETS = ("b", "br", "c", "ch", "d", "dr", "f", "fl", "g", "gr", "j", "k", "l", "m", "n", "p", "pl", "r", "s",
-           "sh", "st", "t", "tr", "v", "w", "z")
-_VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo", "ou")
-_CODAS = ("", "", "n", "r", "l", "s", "m", "x", "k", "th")
 
 
 def _check_config(config: SynthConfig) -> None:
@@ -48,30 +38,6 @@ def _check_config(config: SynthConfig) -> None:
         raise ValueError("synth.missing_image + synth.mismatch + synth.corrupt must not exceed 1 (they are disjoint)")
 
 
-def _topic_words(rng: np.random.Generator, topics: int) -> list[list[str]]:
-    taken = set(FILLER)
-    vocab = []
-    for _ in range(topics):
-        words: list[str] = []
-        while len(words) < WORDS_PER_TOPIC:
-            syllables = int(rng.integers(2, 4))
-            word = "".join(_ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
-                           for _ in range(syllables)) + _CODAS[rng.integers(len(_CODAS))]
-            if word not in taken:  # disjoint vocabularies keep topics identifiable from text
-                taken.add(word)
-                words.append(word)
-        vocab.append(words)
-    return vocab
-
-
-def _sample_words(rng: np.random.Generator, theta: np.ndarray, vocab: list[list[str]], count: int,
-                  topical: float) -> list[str]:
-    topics = rng.choice(len(vocab), size=count, p=theta)
-    from_topic = rng.random(count) < topical
-    return [vocab[t][rng.integers(WORDS_PER_TOPIC)] if use else FILLER[rng.integers(len(FILLER))]
-            for t, use in zip(topics, from_topic)]
-
-
 def _dirichlet(rng: np.random.Generator, alpha: float, k: int, n: int) -> np.ndarray:
     mix = np.nan_to_num(rng.dirichlet(np.full(k, alpha), size=n)) if k > 1 else np.ones((n, 1))
     mix[mix.sum(axis=1) <= 0, 0] = 1.0  # small alphas can underflow to all zeros: fall back to one topic
@@ -82,15 +48,17 @@ def _items(rng: np.random.Generator, config: SynthConfig, vocab: list[list[str]]
     n, k = config.items, config.topics
     theta = _dirichlet(rng, 0.15, k, n)
     dominant = theta.argmax(axis=1)
-    log_pop = -config.popularity_skew * np.log(rng.permutation(n) + 1.0)  # Zipf by a random rank
-    bias = (log_pop - log_pop.mean()) / (log_pop.std() or 1.0)
+    log_rank = -np.log(rng.permutation(n) + 1.0)  # Zipf by a random rank, so popularity ignores topic
+    # Standardise first, then scale: std(b) == popularity_skew, so the knob survives normalisation
+    # (std(log rank) is close to 1, so this is about Zipf with that exponent).
+    bias = config.popularity_skew * (log_rank - log_rank.mean()) / (log_rank.std() or 1.0)
     category = np.where(rng.random(n) < 0.1, rng.integers(config.categories, size=n), topic_category[dominant])
     topic_price = np.exp(rng.uniform(np.log(5), np.log(200), k))
     topic_year = rng.uniform(1995, 2022, k)
     rows = []
     for i in range(n):
-        title = " ".join(_sample_words(rng, theta[i], vocab, int(rng.integers(2, 4)), 1.0)).title()
-        description = " ".join(_sample_words(rng, theta[i], vocab, int(rng.integers(12, 26)), 0.6))
+        title = " ".join(sample_words(rng, theta[i], vocab, int(rng.integers(2, 4)), 1.0)).title()
+        description = " ".join(sample_words(rng, theta[i], vocab, int(rng.integers(12, 26)), 0.6))
         rows.append({
             "item_id": f"i{i + 1:05d}", "title": title, "description": description, "image_path": None,
             "category": f"category_{category[i]:02d}",
@@ -99,27 +67,36 @@ def _items(rng: np.random.Generator, config: SynthConfig, vocab: list[list[str]]
         })
     items = pd.DataFrame(rows)
     no_text = rng.permutation(n)[: round(config.missing_text * n)]
-    items.loc[no_text, "description"] = None
-    return items, theta, bias
+    # Both spellings of "no text" occur in real data, so both are planted.
+    items["description"] = items["description"].astype(object)
+    items.loc[no_text[::2], "description"] = None
+    items.loc[no_text[1::2], "description"] = ""
+    missing_text = np.zeros(n, bool)
+    missing_text[no_text] = True
+    return items, theta, bias, missing_text
 
 
-def _interactions(rng: np.random.Generator, config: SynthConfig, scores: np.ndarray,
-                  item_ids: list[str], user_ids: list[str]) -> pd.DataFrame:
-    n_items = config.items
-    cap = max(1, n_items // 2)
-    lengths = np.minimum(np.maximum(config.history_min, rng.poisson(config.history_mean, config.users)), cap)
-    # Gumbel-top-k: the k largest of s + Gumbel noise are a sample without replacement with p ~ exp(s).
-    ranked = np.argsort(-(scores + rng.gumbel(size=scores.shape)), axis=1)
+def _interactions(rng: np.random.Generator, config: SynthConfig, prefs: np.ndarray, theta: np.ndarray,
+                  bias: np.ndarray, item_ids: list[str], user_ids: list[str]) -> pd.DataFrame:
+    weight = config.preference_weight
+    lengths = np.minimum(np.maximum(config.history_min, rng.poisson(config.history_mean, config.users)),
+                         max(1, config.items // 2))
     users, items, times = [], [], []
-    for u in range(config.users):
-        chosen = rng.permutation(ranked[u, : lengths[u]])
-        gaps = rng.exponential(86400.0, lengths[u]).astype(np.int64) + 1
-        stamps = START_TIME + int(rng.integers(0, 30 * 86400)) + np.cumsum(gaps)
-        users += [u] * len(chosen)
-        items += chosen.tolist()
-        times += stamps.tolist()
+    for start in range(0, config.users, 512):  # blocks of users bound memory to 512 x items scores
+        block = slice(start, min(start + 512, config.users))
+        # Gumbel-top-k: the k largest of s + Gumbel noise are a sample without replacement with p ~ exp(s).
+        keys = weight * prefs[block] @ theta.T + bias + rng.gumbel(size=(block.stop - start, config.items))
+        top = int(lengths[block].max())
+        best = np.argpartition(-keys, top - 1, axis=1)[:, :top]
+        best = np.take_along_axis(best, np.argsort(-np.take_along_axis(keys, best, axis=1), axis=1), axis=1)
+        for offset, u in enumerate(range(start, block.stop)):
+            chosen = rng.permutation(best[offset, : lengths[u]])
+            gaps = rng.exponential(86400.0, lengths[u]).astype(np.int64) + 1
+            users += [u] * len(chosen)
+            items += chosen.tolist()
+            times += (START_TIME + int(rng.integers(0, 30 * 86400)) + np.cumsum(gaps)).tolist()
     users, items, times = np.array(users), np.array(items), np.array(times, np.int64)
-    true = scores[users, items]
+    true = weight * np.einsum("ij,ij->i", prefs[users], theta[items]) + bias[items]
     z = (true - true.mean()) / (true.std() or 1.0)
     ratings = np.clip(np.rint(3 + 1.2 * z + rng.normal(0, 0.6, len(z))), 1, 5).astype(np.int64)
     # A few repeated (user, item) pairs with a later time exercise deduplication downstream.
@@ -160,10 +137,10 @@ def _build(root: Path, config: SynthConfig) -> None:
     # Separate streams per stage, so e.g. changing a missing-image rate leaves interactions unchanged.
     vocab_rng, item_rng, image_rng, user_rng, event_rng = streams
     k = config.topics
-    vocab = _topic_words(vocab_rng, k)
+    vocab = topic_words(vocab_rng, k)
     colours, shapes = topic_looks(vocab_rng, k)
     topic_category = vocab_rng.permutation(np.arange(k) % config.categories)
-    items, theta, bias = _items(item_rng, config, vocab, topic_category)
+    items, theta, bias, missing_text = _items(item_rng, config, vocab, topic_category)
     masks = write_images(root, image_rng, config, items, theta, colours, shapes)
     prefs = _dirichlet(user_rng, 0.3, k, config.users)
     user_ids = [f"u{u + 1:05d}" for u in range(config.users)]
@@ -173,8 +150,7 @@ def _build(root: Path, config: SynthConfig) -> None:
         "age": np.clip(np.rint(user_rng.normal(38, 12, config.users)), 16, 90).astype(np.int64),
     })
     item_ids = items["item_id"].tolist()
-    scores = config.preference_weight * prefs @ theta.T + bias
-    events = _interactions(event_rng, config, scores, item_ids, user_ids)
+    events = _interactions(event_rng, config, prefs, theta, bias, item_ids, user_ids)
     items.to_parquet(root / "items.parquet", index=False)
     users.to_parquet(root / "users.parquet", index=False)
     events.to_parquet(root / "interactions.parquet", index=False)
@@ -183,7 +159,7 @@ def _build(root: Path, config: SynthConfig) -> None:
         item_ids=np.array(item_ids), user_ids=np.array(user_ids),
         item_topics=theta.astype(np.float32), user_prefs=prefs.astype(np.float32),
         item_bias=bias.astype(np.float32), preference_weight=np.float32(config.preference_weight),
-        **masks,
+        missing_text=missing_text, **masks,
     )
     about = {
         "generator": GENERATOR,
@@ -192,11 +168,12 @@ def _build(root: Path, config: SynthConfig) -> None:
             "item_ids, user_ids": "row order of the other arrays",
             "item_topics": "[items, topics] topic mixture theta_i ~ Dirichlet(0.15)",
             "user_prefs": "[users, topics] preference p_u ~ Dirichlet(0.3)",
-            "item_bias": "[items] log-popularity (Zipf), standardised to mean 0 and std 1",
+            "item_bias": "[items] log-popularity (Zipf), mean 0, std popularity_skew (1 by default)",
             "preference_weight": "scalar w in the score",
             "mismatched": "[items] image shows another item (of another topic when possible)",
             "corrupt_image": "[items] image file holds garbage bytes",
             "missing_image": "[items] image cell empty, no file",
+            "missing_text": "[items] description is None or '' (title is always present)",
             "mismatch_source": "[items] row of the item whose picture a mismatched item shows, else -1",
         },
         "topics": [{"words": vocab[t], "colour": [int(c) for c in colours[t]], "shape": shapes[t],

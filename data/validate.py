@@ -225,6 +225,9 @@ def validate_dataset(dataset_dir: str | os.PathLike) -> list[Problem]:
     except DatasetError as err:
         return [Problem(DATASET_FILE, None, None, err.detail)]
     out = _Collector(MAX_PER_KIND)
+    if spec.ground_truth is not None and not (spec.root / spec.ground_truth).is_file():
+        out.add("ground-truth", DATASET_FILE, None, None,
+                f"ground_truth file {spec.ground_truth} does not exist (remove the key or regenerate the dataset)")
     frames: dict[str, pd.DataFrame] = {}
     for table in spec.tables():
         try:

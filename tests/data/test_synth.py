@@ -12,7 +12,8 @@ from PIL import Image
 
 from braidrec.config import SynthConfig
 from braidrec.data.layout import DatasetSpec
-from braidrec.data.synth import FILLER, START_TIME, WORDS_PER_TOPIC, GroundTruth, generate_synthetic
+from braidrec.data.synth import START_TIME, GroundTruth, generate_synthetic
+from braidrec.data.synth_content import FILLER, WORDS_PER_TOPIC
 from braidrec.data.validate import validate_dataset
 
 SMALL = SynthConfig(items=60, users=40, topics=4, categories=3, history_mean=8, history_min=3,
@@ -94,8 +95,10 @@ def test_text_and_topics(synth):
     assert all(len(words) == WORDS_PER_TOPIC and not words & set(FILLER) for words in vocab)
     assert len(set().union(*vocab)) == WORDS_PER_TOPIC * len(vocab)  # disjoint across topics
     assert items["title"].str.len().min() > 0
-    assert items["description"].isna().sum() == round(0.1 * 60)
-    lengths = items["description"].dropna().str.split().map(len)
+    no_text = items["description"].isna() | (items["description"] == "")
+    assert no_text.sum() == round(0.1 * 60) and (items["description"] == "").any() and items["description"].isna().any()
+    assert np.array_equal(no_text.to_numpy(), GroundTruth.load(synth).arrays["missing_text"])
+    lengths = items["description"][~no_text].str.split().map(len)
     assert lengths.between(12, 25).all()
     topical = set().union(*vocab)
     words = " ".join(items["description"].dropna()).split()
@@ -138,6 +141,11 @@ def test_interacted_items_score_higher_than_random(synth, truth):
     item_col = {i: k for k, i in enumerate(truth.item_ids)}
     chosen = all_scores[events["user_id"].map(user_row), events["item_id"].map(item_col)]
     assert chosen.mean() > all_scores.mean() + 0.5
+
+
+def test_popularity_skew_sets_the_bias_spread(tmp_path):
+    flat = generate_synthetic(tmp_path / "flat", dataclasses.replace(SMALL, popularity_skew=0.5)).root
+    assert GroundTruth.load(flat).item_bias.std() == pytest.approx(0.5, rel=1e-3)
 
 
 def test_rerun_replaces_previous_synthetic_dataset(tmp_path):

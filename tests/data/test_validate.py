@@ -48,6 +48,8 @@ CASES = {
                      ("dataset.yaml", None, None, "missing required role 'timestamp'")),
     "unknown format": (lambda r, t: t.edit_layout(r, lambda m: m["items"].update(format="xlsx")),
                        ("dataset.yaml", None, None, "unknown format")),
+    "ground truth missing": (lambda r, t: t.edit_layout(r, lambda m: m.update(ground_truth="truth.npz")),
+                             ("dataset.yaml", None, None, "ground_truth file truth.npz does not exist")),
     "role names no column": (lambda r, t: t.edit_layout(r, lambda m: m["items"].update(text=["title", "descripton"])),
                              ("items.parquet", None, "descripton", "did you mean 'description'?")),
     "table file missing": (lambda r, t: (r / "interactions.parquet").unlink(),

@@ -1,8 +1,9 @@
-"""Pictures for the synthetic catalogue: topic colours and shapes drawn with PIL.
+"""What a synthetic item says and shows: topic words and pictures drawn with PIL.
 
-Each topic has a colour and a shape; an item's picture shows the shapes of its
-main topics, more and larger for heavier topics, over a noisy background, so an
-image encoder can recover the topic mixture that the text also carries.
+Each topic owns disjoint made-up words, a colour and a shape. An item's text
+mixes its topics' words with filler; its picture shows the shapes of its main
+topics, more and larger for heavier topics, over a noisy background, so text and
+image encoders can both recover the topic mixture that drives interactions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,42 @@ from braidrec.config import SynthConfig
 
 SHAPES = ("circle", "square", "triangle", "stripes", "dots", "ring", "cross")
 GARBAGE_PREFIX = b"\x89PNG\r\n\x1a\n"  # a PNG signature, so the file looks like an image until decoded
+WORDS_PER_TOPIC = 25
+FILLER = (
+    "the", "a", "and", "with", "for", "of", "to", "in", "on", "is", "this", "that", "it", "by", "from", "very",
+    "new", "great", "one", "some", "more", "all", "your", "our", "classic", "simple", "made", "good", "best",
+    "nice", "item", "set", "style", "use", "daily", "perfect", "quality", "design", "feature", "easy",
+)
+_ONSETS = ("b", "br", "c", "ch", "d", "dr", "f", "fl", "g", "gr", "j", "k", "l", "m", "n", "p", "pl", "r", "s",
+           "sh", "st", "t", "tr", "v", "w", "z")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "oo", "ou")
+_CODAS = ("", "", "n", "r", "l", "s", "m", "x", "k", "th")
+
+
+def topic_words(rng: np.random.Generator, topics: int) -> list[list[str]]:
+    """``WORDS_PER_TOPIC`` made-up words per topic, disjoint across topics and from :data:`FILLER`."""
+    taken = set(FILLER)
+    vocab = []
+    for _ in range(topics):
+        words: list[str] = []
+        while len(words) < WORDS_PER_TOPIC:
+            syllables = int(rng.integers(2, 4))
+            word = "".join(_ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
+                           for _ in range(syllables)) + _CODAS[rng.integers(len(_CODAS))]
+            if word not in taken:  # disjoint vocabularies keep topics identifiable from text
+                taken.add(word)
+                words.append(word)
+        vocab.append(words)
+    return vocab
+
+
+def sample_words(rng: np.random.Generator, theta: np.ndarray, vocab: list[list[str]], count: int,
+                 topical: float) -> list[str]:
+    """``count`` words: with probability ``topical`` from a topic drawn by ``theta``, else filler."""
+    topics = rng.choice(len(vocab), size=count, p=theta)
+    from_topic = rng.random(count) < topical
+    return [vocab[t][rng.integers(WORDS_PER_TOPIC)] if use else FILLER[rng.integers(len(FILLER))]
+            for t, use in zip(topics, from_topic)]
 
 
 def topic_looks(rng: np.random.Generator, topics: int) -> tuple[np.ndarray, list[str]]:

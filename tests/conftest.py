@@ -1,0 +1,51 @@
+"""Shared fixtures: one tiny synthetic dataset pushed through every stage once per session.
+
+Each stage is run through the ``braid`` command's entry point, so the CLI is
+exercised exactly as a user calls it; tests then inspect the artefacts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+from braidrec.pipeline import cli
+
+TINY_SYNTH = ["--items", "150", "--users", "100", "--topics", "4", "--categories", "3", "--seed", "1"]
+TINY_TRAIN = ["--train.epochs", "2", "--train.batch_size", "128", "--train.verbose", "0", "--model.embedding_dim", "32"]
+
+
+def braid(*argv: str) -> None:
+    """Runs ``braid argv...`` in-process and fails the test on a non-zero exit."""
+    code = cli.main([str(a) for a in argv])
+    assert code == 0, f"braid {' '.join(map(str, argv))} exited {code}"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> dict[str, Path]:
+    """Paths of a tiny run made stage by stage: data, features, model, metrics, export, recs."""
+    root = tmp_path_factory.mktemp("tiny_run")
+    paths = {
+        "data": root / "data",
+        "features": root / "features",
+        "model": root / "model",
+        "metrics": root / "metrics.json",
+        "export_base": root / "export",
+        "recs": root / "recs.parquet",
+    }
+    braid("data", "synth", "--out", paths["data"], *TINY_SYNTH)
+    braid("extract", "--data", paths["data"], "--out", paths["features"], "--extract.num_shards", "1")
+    braid("train", "--features", paths["features"], "--out", paths["model"], *TINY_TRAIN)
+    braid("evaluate", "--model", paths["model"], "--out", paths["metrics"])
+    braid("export", "--model", paths["model"], "--out", paths["export_base"], "--name", "tiny", "--k", "10")
+    paths["export"] = paths["export_base"] / "tiny" / "1"
+    braid("recommend", "--model", paths["export"], "--out", paths["recs"], "--k", "5")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_manifest(tiny_run) -> dict:
+    return json.loads((tiny_run["features"] / "manifest.json").read_text())
