@@ -1,0 +1,68 @@
+"""The SavedModel: layout, signatures, save -> load -> compare, unknown users."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import braidrec  # noqa: F401
+import tensorflow as tf
+
+from braidrec.serving.export import build_module, load_servable, next_version, save_module
+
+
+@pytest.fixture(scope="module")
+def servable(tiny_run):
+    return load_servable(tiny_run["export"])
+
+
+def _known_users(servable, n=4):
+    return [u.decode() for u in servable.all_user_ids().numpy()[:n]]
+
+
+def test_layout_is_tf_serving_versioned(tiny_run):
+    base = tiny_run["export_base"] / "tiny"
+    assert [p.name for p in base.iterdir() if not p.name.startswith(".")] == ["1"]
+    assert (tiny_run["export"] / "saved_model.pb").is_file()
+    assert next_version(base) == 2
+
+
+def test_saved_model_cli_shows_signature(tiny_run):
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    out = subprocess.run([str(cli), "show", "--all", "--dir", str(tiny_run["export"])], capture_output=True, text=True, check=True).stdout
+    assert "signature_def['serving_default']" in out
+    for name in ("user_id", "item_ids", "scores"):
+        assert f"['{name}']" in out
+
+
+def test_save_load_compare(tiny_run, tmp_path, servable):
+    module = build_module(tiny_run["model"], k=10)
+    users = tf.constant(_known_users(servable) + ["someone-new"])
+    before = module.serve(users)
+    version = save_module(module, tmp_path, "copy")
+    after = load_servable(version).signatures["serving_default"](user_id=users)
+    np.testing.assert_array_equal(before["item_ids"].numpy(), after["item_ids"].numpy())
+    np.testing.assert_allclose(before["scores"].numpy(), after["scores"].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_known_and_unknown_users_get_k_items_without_known_ones(tiny_run, servable):
+    users = _known_users(servable)
+    out = servable.signatures["serving_default"](user_id=tf.constant(users + ["never-seen"]))
+    ids = out["item_ids"].numpy()
+    assert ids.shape == (len(users) + 1, 10)
+    from braidrec.features import contract
+
+    histories = {h.user_id: set(h.items) for h in contract.load_histories(tiny_run["features"])}
+    for row, user in enumerate(users):
+        assert not {i.decode() for i in ids[row]} & histories[user]
+    assert np.all(np.diff(out["scores"].numpy(), axis=1) <= 1e-6)
+
+
+def test_candidates_restrict_the_ranking(servable):
+    users = tf.constant(_known_users(servable, 2))
+    candidates = tf.constant(["i00003", "i00007", "i00011", "not-an-item"])
+    out = servable.signatures["recommend_candidates"](user_id=users, candidates=candidates, k=tf.constant(10))
+    got = {i.decode() for i in out["item_ids"].numpy().ravel()}
+    assert got <= {"i00003", "i00007", "i00011"}

@@ -1,0 +1,46 @@
+"""Run configuration: YAML, unknown keys, flag overrides."""
+
+import argparse
+
+import pytest
+
+from braidrec.config import ConfigError, RunConfig, add_config_flags, config_from_args, load_config
+
+
+def test_default_yaml_loads_and_matches_dataclasses():
+    config = load_config("configs/default.yaml")
+    assert isinstance(config, RunConfig)
+    assert config.model.fusion == "attention"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("trian: {epochs: 2}\n", "did you mean 'train'"),
+        ("train: {epoch: 2}\n", "did you mean 'epochs'"),
+        ("train: {epochs: many}\n", "train.epochs"),
+        ("train: [1, 2]\n", "expected a mapping"),
+    ],
+)
+def test_bad_yaml_is_explained(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_flags_override_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train: {epochs: 2, logq_correction: true}\neval: {ks: [5]}\n")
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, ["train", "eval"])
+    args = parser.parse_args(["--config", str(path), "--train.logq_correction", "false", "--eval.ks", "1,3"])
+    config = config_from_args(args)
+    assert config.train.epochs == 2
+    assert config.train.logq_correction is False
+    assert config.eval.ks == [1, 3]
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
