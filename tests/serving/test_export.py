@@ -66,3 +66,16 @@ def test_candidates_restrict_the_ranking(servable):
     out = servable.signatures["recommend_candidates"](user_id=users, candidates=candidates, k=tf.constant(10))
     got = {i.decode() for i in out["item_ids"].numpy().ravel()}
     assert got <= {"i00003", "i00007", "i00011"}
+
+
+def test_fresh_process_answers_known_and_unknown_users(tiny_run, servable):
+    """``saved_model_cli run`` in a new process: k ids for a known and an unknown user."""
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    known = _known_users(servable, 1)[0]
+    out = subprocess.run(
+        [str(cli), "run", "--dir", str(tiny_run["export"]), "--tag_set", "serve", "--signature_def", "serving_default",
+         "--input_exprs", f"user_id=['{known}', 'nobody']"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "item_ids" in out and "scores" in out
+    assert out.count("b'i0") >= 20
