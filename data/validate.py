@@ -31,6 +31,7 @@ from braidrec.data.layout import (
     read_table,
     resolve_image_path,
 )
+from braidrec.data.validate_types import check_types
 
 MAX_PER_KIND = 50
 
@@ -247,6 +248,8 @@ def validate_dataset(dataset_dir: str | os.PathLike) -> list[Problem]:
         user_ids = _ids(spec.users, users, spec.users.id, "user", out)
     for table in spec.tables():
         frame = frames.get(table.name)
+        if frame is not None:
+            check_types(table, frame, out.add)
         for column in table.numeric:
             if _has(frame, column):
                 _numbers(table, frame, column, "numeric", out)

@@ -28,6 +28,9 @@ HAS_IMAGE = "has_image"
 CATEGORICAL = "categorical"
 NUMERIC = "numeric"
 NUMERIC_MASK = "numeric_mask"
+# Optional pretrained sentence embedding of the item text (present when extract.text_encoder is set;
+# zeros when has_text is 0). Its size and the image vector's size are in vocab/encoders.json.
+TEXT_EMBEDDING = "text_embedding"
 
 # User histories (one tf.train.Example per user, warm interactions, time-ordered).
 USER_ID = "user_id"
@@ -49,6 +52,7 @@ USER_VOCAB = "users.txt"
 TEXT_VOCAB = "text.txt"
 CATEGORICAL_VOCAB = "categorical.txt"
 NUMERIC_STATS = "numeric.json"
+ENCODERS = "encoders.json"
 SPLITS_DIR = "splits"
 MANIFEST = "manifest.json"
 DEAD_LETTER_DIR = "dead_letter"
@@ -81,6 +85,8 @@ def item_example(item: dict) -> bytes:
         NUMERIC: _floats(item[NUMERIC]),
         NUMERIC_MASK: _floats(item[NUMERIC_MASK]),
     }
+    if item.get(TEXT_EMBEDDING) is not None:
+        feature[TEXT_EMBEDDING] = _floats(item[TEXT_EMBEDDING])
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -95,20 +101,29 @@ def history_example(user_id: str, items: list[str], timestamps: list[int], split
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def item_feature_spec(num_numeric: int) -> dict:
-    """``tf.io.parse_example`` spec for item examples."""
-    return {
+def item_feature_spec(num_numeric: int, image_dim: int = IMAGE_DESCRIPTOR_DIM, text_embedding_dim: int = 0) -> dict:
+    """``tf.io.parse_example`` spec for item examples.
+
+    Args:
+        num_numeric: numeric columns of the items table.
+        image_dim: length of the image vector (``Vocabularies.image_dim``).
+        text_embedding_dim: length of the pretrained text embedding, 0 when none was extracted.
+    """
+    spec = {
         ITEM_ID: tf.io.FixedLenFeature([], tf.string),
         TITLE: tf.io.FixedLenFeature([], tf.string),
         TEXT: tf.io.FixedLenFeature([], tf.string),
         HAS_TEXT: tf.io.FixedLenFeature([], tf.int64),
-        IMAGE: tf.io.FixedLenFeature([IMAGE_DESCRIPTOR_DIM], tf.float32),
+        IMAGE: tf.io.FixedLenFeature([image_dim], tf.float32),
         THUMBNAIL: tf.io.FixedLenFeature([], tf.string),
         HAS_IMAGE: tf.io.FixedLenFeature([], tf.int64),
         CATEGORICAL: tf.io.VarLenFeature(tf.string),
         NUMERIC: tf.io.FixedLenFeature([num_numeric], tf.float32),
         NUMERIC_MASK: tf.io.FixedLenFeature([num_numeric], tf.float32),
     }
+    if text_embedding_dim:
+        spec[TEXT_EMBEDDING] = tf.io.FixedLenFeature([text_embedding_dim], tf.float32)
+    return spec
 
 
 HISTORY_SPEC = {
@@ -129,6 +144,9 @@ class Vocabularies:
         text: text tokens, most frequent first.
         categorical: ``column=value`` tokens.
         numeric_names, numeric_mean, numeric_std: numeric columns and their statistics.
+        image_dim: length of the image vector (the descriptor's 120 unless another encoder ran).
+        text_embedding_dim: length of ``text_embedding``, 0 when no pretrained text encoder ran.
+        encoders: ``vocab/encoders.json`` as read ({"image": {...}, "text": {...} or None}).
     """
 
     items: list[str]
@@ -138,6 +156,9 @@ class Vocabularies:
     numeric_names: list[str]
     numeric_mean: list[float]
     numeric_std: list[float]
+    image_dim: int = IMAGE_DESCRIPTOR_DIM
+    text_embedding_dim: int = 0
+    encoders: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, features_dir: str | Path) -> "Vocabularies":
@@ -154,6 +175,9 @@ class Vocabularies:
             return [line for line in (vocab / name).read_text(encoding="utf-8").split("\n") if line]
 
         stats = json.loads((vocab / NUMERIC_STATS).read_text())
+        # Feature directories written before pluggable encoders have no encoders.json: descriptor, no text.
+        encoders = json.loads((vocab / ENCODERS).read_text()) if (vocab / ENCODERS).is_file() else {}
+        image, text = encoders.get("image") or {}, encoders.get("text") or {}
         return cls(
             items=lines(ITEM_VOCAB),
             users=lines(USER_VOCAB),
@@ -162,6 +186,9 @@ class Vocabularies:
             numeric_names=stats["names"],
             numeric_mean=stats["mean"],
             numeric_std=stats["std"],
+            image_dim=int(image.get("dim", IMAGE_DESCRIPTOR_DIM)),
+            text_embedding_dim=int(text.get("dim", 0)),
+            encoders=encoders,
         )
 
 
@@ -197,8 +224,8 @@ def load_catalogue(features_dir: str | Path) -> Catalogue:
 
     Categorical tokens are padded with ``''`` to the longest item's count.
     """
-    num_numeric = len(Vocabularies.load(features_dir).numeric_names)
-    spec = item_feature_spec(num_numeric)
+    vocab = Vocabularies.load(features_dir)
+    spec = item_feature_spec(len(vocab.numeric_names), vocab.image_dim, vocab.text_embedding_dim)
     batches = [
         tf.io.parse_example(batch, spec)
         for batch in _read_records(features_dir, ITEMS_PATTERN).batch(4096)

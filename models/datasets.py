@@ -13,7 +13,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
-from braidrec.models.two_tower import SAMPLING_PROBABILITY, TARGET_PREFIX
+from braidrec.models.two_tower import NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, TARGET_PREFIX
 
 
 def pad_histories(histories: list[list[str]], length: int) -> np.ndarray:
@@ -66,8 +66,18 @@ def retrieval_dataset(
     probabilities: np.ndarray,
     batch_size: int,
     shuffle_seed: int | None,
+    negatives: int = 0,
+    features: dict[str, np.ndarray] | None = None,
 ) -> tf.data.Dataset:
     """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
+
+    With ``negatives > 0`` each batch also carries that many catalogue items drawn
+    uniformly without replacement (all of them when it is at least the catalogue
+    size): mixed negative sampling, which shows the loss the unpopular items that
+    in-batch negatives rarely include. The sampling probability of every
+    candidate is then its expected count among the batch's candidates,
+    ``batch * share + negatives / items``, so the logQ correction stays exact.
+    ``features`` replaces the catalogue's feature arrays (e.g. pre-tokenised text).
 
     Raises:
         KeyError: a target item is missing from the catalogue (features and splits disagree).
@@ -77,7 +87,7 @@ def retrieval_dataset(
     if missing:
         raise KeyError(f"target items not in the catalogue, e.g. {missing[:3]}: re-run `braid extract`")
     rows = np.asarray([index[t] for t in targets.tolist()], dtype=np.int64)
-    table = {name: tf.constant(values) for name, values in catalogue.features.items()}
+    table = {name: tf.constant(values) for name, values in (features or catalogue.features).items()}
     probs = tf.constant(probabilities)
     data = tf.data.Dataset.from_tensor_slices(
         {contract.USER_ID: user_ids.astype(str), "history": histories.astype(str), "row": rows}
@@ -85,11 +95,21 @@ def retrieval_dataset(
     if shuffle_seed is not None:
         data = data.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
 
+    items = len(catalogue)
+    extra = min(negatives, items)
+
     def attach(batch):
         out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"]}
+        size = tf.cast(tf.shape(batch["row"])[0], tf.float32)
+        uniform = extra / items
         for name, values in table.items():
             out[TARGET_PREFIX + name] = tf.gather(values, batch["row"])
-        out[SAMPLING_PROBABILITY] = tf.gather(probs, batch["row"])
+        out[SAMPLING_PROBABILITY] = size * tf.gather(probs, batch["row"]) + uniform
+        if extra:
+            rows = tf.random.shuffle(tf.range(items))[:extra]
+            for name, values in table.items():
+                out[NEGATIVE_PREFIX + name] = tf.gather(values, rows)
+            out[NEGATIVE_PROBABILITY] = size * tf.gather(probs, rows) + uniform
         return out
 
     return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -45,8 +45,11 @@ class TextEncoder(keras.layers.Layer):
         self.pool = MaskedAttentionPooling(token_dim, name="pool")
         self.project = keras.layers.Dense(dim, name="project")
 
-    def call(self, text):
-        tokens = self.vectorize(contract.tf_normalize_text(text))
+    def tokenize(self, text):
+        """Raw text [batch] -> token ids [batch, TEXT_MAX_TOKENS] (0 padding, 1 unknown)."""
+        return self.vectorize(contract.tf_normalize_text(text))
+
+    def call(self, tokens):
         # 0 is padding and 1 the out-of-vocabulary token: neither says anything about the item.
         valid = tokens > 1
         pooled = self.pool(self.embedding(tokens), valid)
@@ -54,7 +57,11 @@ class TextEncoder(keras.layers.Layer):
 
 
 class ImageEncoder(keras.layers.Layer):
-    """Image features -> embedding: an MLP over the descriptor, or a small CNN over the thumbnail."""
+    """Image features -> embedding: an MLP over the descriptor, or a small CNN over the thumbnail.
+
+    The descriptor's parts live on different scales (histogram shares, mean
+    colours), so it is standardised per item before the MLP.
+    """
 
     def __init__(self, kind: str, dim: int, thumbnail_size: int, **kwargs):
         super().__init__(**kwargs)
@@ -64,7 +71,8 @@ class ImageEncoder(keras.layers.Layer):
         self.thumbnail_size = thumbnail_size
         if kind == "descriptor":
             self.net = keras.Sequential(
-                [keras.layers.Dense(128, activation="relu"), keras.layers.Dense(dim)], name="descriptor_mlp"
+                [keras.layers.LayerNormalization(), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(dim)],
+                name="descriptor_mlp",
             )
         else:
             self.net = keras.Sequential(
@@ -86,6 +94,17 @@ class ImageEncoder(keras.layers.Layer):
         pixels = tf.io.decode_raw(features[contract.THUMBNAIL], tf.uint8)
         pixels = tf.reshape(pixels, [-1, size, size, 3])
         return self.net(tf.cast(pixels, tf.float32) / 255.0), present
+
+
+class VectorEncoder(keras.layers.Layer):
+    """A precomputed feature vector (e.g. a pretrained sentence embedding) -> embedding."""
+
+    def __init__(self, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.net = keras.Sequential([keras.layers.Dense(2 * dim, activation="relu"), keras.layers.Dense(dim)], name="mlp")
+
+    def call(self, vectors):
+        return self.net(vectors)
 
 
 class CategoricalEncoder(keras.layers.Layer):

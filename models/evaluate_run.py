@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from braidrec.data.synth import GroundTruth
 from braidrec.features import contract
+from braidrec.models import diagnostics
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings, model_metrics
 from braidrec.pipeline.fileutil import write_text_atomic
 
 
 def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, ks: list[int], batch_size: int = 1024) -> dict:
-    """braidrec's warm/cold metrics, the baselines, and the mean fusion weight per modality.
+    """braidrec's warm/cold metrics, the baselines, alignment, robustness, attention, coverage.
 
     The oracle is included when the dataset the features came from carries
     ground truth (the synthetic catalogue does).
@@ -28,8 +27,10 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     metrics = {"braidrec": model_metrics(trained.model, data, ks, batch_size=batch_size)}
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
     _, weights = item_embeddings(trained.model, data.catalogue, batch_size)
-    modalities = trained.model.item_tower.modalities
-    metrics["attention"] = {name: float(v) for name, v in zip(modalities, np.mean(weights, axis=0))}
+    metrics["attention"] = diagnostics.attention_report(weights, trained.model.item_tower.modalities, data.catalogue)
+    metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue)
+    metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
+    metrics["coverage@10"] = diagnostics.coverage_at_k(trained.model, data, 10, batch_size)
     metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)), "test_users": metrics["braidrec"]["warm"]["users"]}
     return metrics
 

@@ -1,6 +1,8 @@
-"""The item tower (multimodal, fused) and the user tower (order-aware history attention)."""
+"""The item tower: multimodal features -> per-modality encoders -> masked fusion."""
 
 from __future__ import annotations
+
+import numpy as np
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
@@ -10,45 +12,73 @@ from braidrec.config import ExtractConfig, ModelConfig
 from braidrec.features import contract
 from braidrec.models import encoders
 from braidrec.models.fusion import ModalityFusion
-from braidrec.models.pooling import MaskedAttentionPooling
+
+
+TEXT_TOKENS = "text_tokens"
 
 
 class ItemTower(keras.layers.Layer):
     """Item features -> L2-normalised embedding, and per-modality fusion weights.
 
     Modalities (in this order, see :attr:`modalities`): ``id``, ``text``, ``image``,
-    then ``categorical`` and ``numeric`` when the dataset has such columns. A
-    missing modality is masked out of the fusion; during training the id is also
-    masked at random (``model.id_dropout``) so that the content modalities alone
-    carry the signal that cold items (whose id is unknown) need.
+    then ``text_pretrained`` (a sentence-encoder vector from extraction),
+    ``categorical`` and ``numeric`` when the features have them. A missing
+    modality is masked out of the fusion; during training the id is also masked
+    at random (``model.id_dropout``) so that the content modalities alone carry
+    the signal that cold items (whose id is unknown) need. Modalities named in
+    ``model.disabled_modalities`` are always masked (ablations).
     """
 
     def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, extract: ExtractConfig, **kwargs):
         super().__init__(**kwargs)
         dim = config.embedding_dim
         self.id_dropout = config.id_dropout
+        self.image_dim = getattr(vocab, "image_dim", contract.IMAGE_DESCRIPTOR_DIM)
+        self.text_embedding_dim = getattr(vocab, "text_embedding_dim", 0)
+        self.thumbnail_bytes = extract.image_size * extract.image_size * 3
+        self.num_numeric = len(vocab.numeric_names)
         self.id_encoder = encoders.IdEncoder(vocab.items, dim, name="id")
         self.text_encoder = encoders.TextEncoder(vocab.text, config.text_embedding_dim, dim, name="text")
         self.image_encoder = encoders.ImageEncoder(config.image_encoder, dim, extract.image_size, name="image")
         self.modalities = ["id", "text", "image"]
-        self.categorical_encoder = None
-        self.numeric_encoder = None
+        self.pretrained_text_encoder = self.categorical_encoder = self.numeric_encoder = None
+        if self.text_embedding_dim:
+            self.pretrained_text_encoder = encoders.VectorEncoder(dim, name="text_pretrained")
+            self.modalities.append("text_pretrained")
         if vocab.categorical:
             self.categorical_encoder = encoders.CategoricalEncoder(vocab.categorical, dim, name="categorical")
             self.modalities.append("categorical")
         if vocab.numeric_names:
             self.numeric_encoder = encoders.NumericEncoder(vocab.numeric_mean, vocab.numeric_std, dim, name="numeric")
             self.modalities.append("numeric")
+        unknown = set(config.disabled_modalities) - set(self.modalities)
+        if unknown:
+            raise ValueError(f"model.disabled_modalities names {sorted(unknown)}; this model has {self.modalities}")
+        self.enabled = tf.constant([m not in config.disabled_modalities for m in self.modalities])
         self.fusion = ModalityFusion(config.fusion, name="fusion")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
-    def encode(self, features: dict, training: bool = False):
-        """Returns (normalised embedding [batch, dim], fusion weights [batch, M], id embedding [batch, dim])."""
+    def encode_all(self, features: dict, training: bool = False) -> dict:
+        """Every intermediate of the item tower.
+
+        Returns:
+            ``embedding`` [batch, dim] (normalised), ``weights`` [batch, M] (fusion),
+            ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
+            ``mask`` [batch, M] (present and enabled; id dropout applied in training).
+        """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
-        text_emb, text_present = self.text_encoder(features[contract.TEXT])
-        text_present &= features[contract.HAS_TEXT] > 0
+        tokens = features.get(TEXT_TOKENS)
+        if tokens is None:
+            tokens = self.text_encoder.tokenize(features[contract.TEXT])
+        text_emb, text_present = self.text_encoder(tokens)
+        has_text = features[contract.HAS_TEXT] > 0
         image_emb, image_present = self.image_encoder(features)
-        embeddings, masks = [id_emb, text_emb, image_emb], [id_present, text_present, image_present]
+        embeddings, masks = [id_emb, text_emb, image_emb], [id_present, text_present & has_text, image_present]
+        if self.pretrained_text_encoder is not None:
+            vectors = features[contract.TEXT_EMBEDDING]
+            embeddings.append(self.pretrained_text_encoder(vectors))
+            # An all-zero vector means "not computed" (e.g. a raw query at serving time).
+            masks.append(has_text & (tf.reduce_max(tf.abs(vectors), axis=-1) > 0))
         if self.categorical_encoder is not None:
             emb, present = self.categorical_encoder(features[contract.CATEGORICAL])
             embeddings.append(emb)
@@ -57,55 +87,58 @@ class ItemTower(keras.layers.Layer):
             emb, present = self.numeric_encoder(features[contract.NUMERIC], features[contract.NUMERIC_MASK])
             embeddings.append(emb)
             masks.append(present)
-        mask = tf.stack(masks, axis=1)
+        mask = tf.stack(masks, axis=1) & self.enabled[None]
         if training and self.id_dropout > 0:
             has_content = tf.reduce_any(mask[:, 1:], axis=1)
             drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
             mask = tf.concat([(mask[:, :1] & ~(drop & has_content)[:, None]), mask[:, 1:]], axis=1)
-        fused, weights = self.fusion(tf.stack(embeddings, axis=1), mask)
-        return tf.math.l2_normalize(self.output_projection(fused), axis=-1), weights, id_emb
+        stacked = tf.stack(embeddings, axis=1)
+        fused, weights = self.fusion(stacked, mask)
+        embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
+        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask}
+
+    def pretokenize(self, features: dict[str, np.ndarray], batch_size: int = 4096) -> dict[str, np.ndarray]:
+        """``features`` plus ``text_tokens``: the tower's own tokenisation, done once.
+
+        Training gathers catalogue rows every step; tokenising the strings each
+        time costs more than the rest of the item tower. The tokens come from the
+        same in-graph layer that serves raw text, so there is no skew.
+        """
+        texts = features[contract.TEXT]
+        tokens = [self.text_encoder.tokenize(tf.constant(texts[i:i + batch_size])).numpy() for i in range(0, len(texts), batch_size)]
+        return {**features, TEXT_TOKENS: np.concatenate(tokens).astype(np.int64)}
+
+    def encode(self, features: dict, training: bool = False):
+        """Returns (normalised embedding [batch, dim], fusion weights [batch, M], id embedding [batch, dim])."""
+        out = self.encode_all(features, training=training)
+        return out["embedding"], out["weights"], out["modalities"][:, 0]
+
+    def text_only_features(self, text: tf.Tensor) -> dict:
+        """Item features made of ``text`` alone: every other modality marked absent.
+
+        Used for cross-modal search: a text query becomes a point in the same
+        space as the catalogue's fused item embeddings.
+        """
+        batch = tf.shape(text)[0]
+        features = {
+            contract.ITEM_ID: tf.fill([batch], contract.PAD),
+            contract.TEXT: text,
+            contract.HAS_TEXT: tf.ones([batch], tf.int64),
+            contract.IMAGE: tf.zeros([batch, self.image_dim]),
+            contract.THUMBNAIL: tf.fill([batch], tf.constant(bytes(self.thumbnail_bytes))),
+            contract.HAS_IMAGE: tf.zeros([batch], tf.int64),
+            contract.CATEGORICAL: tf.fill([batch, 1], contract.PAD),
+            contract.NUMERIC: tf.zeros([batch, self.num_numeric]),
+            contract.NUMERIC_MASK: tf.zeros([batch, self.num_numeric]),
+        }
+        if self.text_embedding_dim:
+            # A raw query has no pretrained vector in-graph: the learned text encoder carries it.
+            features[contract.TEXT_EMBEDDING] = tf.zeros([batch, self.text_embedding_dim])
+        return features
+
+    def encode_text(self, text: tf.Tensor) -> tf.Tensor:
+        """Normalised embedding [batch, dim] of raw text queries (see :meth:`text_only_features`)."""
+        return self.encode(self.text_only_features(text), training=False)[0]
 
     def call(self, features, training=False):
         return self.encode(features, training=training)[0]
-
-
-class UserTower(keras.layers.Layer):
-    """User id and recent history -> L2-normalised embedding.
-
-    History items (most recent last, padded on the left with ``''``) are embedded
-    with the item tower's id embedding plus a learned embedding of their
-    position from the end, pass one masked self-attention block, and are pooled
-    by attention. Items unknown to the id vocabulary are masked. A user unseen
-    in training (out-of-vocabulary id) is served from the history alone.
-    """
-
-    def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, max_history: int, item_ids: encoders.IdEncoder, **kwargs):
-        super().__init__(**kwargs)
-        dim = config.embedding_dim
-        self.max_history = max_history
-        # Dropping the user id in training teaches the tower to serve from the history alone.
-        self.id_dropout = config.id_dropout
-        self.item_ids = item_ids
-        self.user_ids = encoders.IdEncoder(vocab.users, dim, name="user_id")
-        self.positions = keras.layers.Embedding(max_history, dim, name="positions")
-        self.attention = keras.layers.MultiHeadAttention(config.history_heads, dim // config.history_heads, dropout=config.dropout, name="self_attention")
-        self.norm = keras.layers.LayerNormalization(name="norm")
-        self.pool = MaskedAttentionPooling(dim, name="pool")
-        self.output_projection = keras.layers.Dense(dim, name="output")
-
-    def call(self, inputs, training=False):
-        history = inputs["history"][:, -self.max_history:]
-        item_emb, known = self.item_ids(history)
-        length = tf.shape(history)[1]
-        from_end = tf.range(length - 1, -1, -1)
-        sequence = item_emb + self.positions(from_end)[None]
-        pair_mask = known[:, None, :] & known[:, :, None]
-        attended = self.attention(sequence, sequence, attention_mask=pair_mask, training=training)
-        sequence = self.norm(sequence + attended * tf.cast(known, tf.float32)[..., None])
-        pooled = self.pool(sequence, known)
-        user_emb, user_known = self.user_ids(inputs[contract.USER_ID])
-        if training and self.id_dropout > 0:
-            user_known &= tf.random.uniform(tf.shape(user_known)) >= self.id_dropout
-        # An unknown user's id row was never trained: leave it out rather than add noise.
-        user_emb *= tf.cast(user_known, user_emb.dtype)[:, None]
-        return tf.math.l2_normalize(self.output_projection(tf.concat([pooled, user_emb], axis=-1)), axis=-1)

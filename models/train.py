@@ -73,7 +73,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     if len(targets) == 0:
         raise ValueError(f"{features_dir}: the train split is empty; the dataset needs interactions of warm items")
     train_data = datasets.retrieval_dataset(
-        data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed
+        data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
+        config.train.sampled_negatives, model.item_tower.pretokenize(data.catalogue.features),
     )
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     validation = ValidationRecall(data, config.train.patience)

@@ -1,4 +1,4 @@
-"""The TFRS two-tower retrieval model: loss and metrics in a TFRS task, ``compute_loss`` only."""
+"""The TFRS two-tower retrieval model: loss and metrics in TFRS tasks, ``compute_loss`` only."""
 
 from __future__ import annotations
 
@@ -8,19 +8,34 @@ import tensorflow_recommenders as tfrs
 
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract
-from braidrec.models.towers import ItemTower, UserTower
+from braidrec.models.towers import ItemTower
+from braidrec.models.user_tower import UserTower
 
 TARGET_PREFIX = "target_"
+NEGATIVE_PREFIX = "negative_"
 SAMPLING_PROBABILITY = "sampling_probability"
+NEGATIVE_PROBABILITY = "negative_sampling_probability"
+
+
+def alignment_pairs(modalities: list[str]) -> list[tuple[int, int]]:
+    """Modality pairs the alignment loss pulls together.
+
+    Image with each text modality, and every content modality with the id
+    (behaviour) embedding, so content alone lands where behaviour would put an item.
+    """
+    index = {name: i for i, name in enumerate(modalities)}
+    pairs = [(index[t], index["image"]) for t in ("text", "text_pretrained") if t in index]
+    pairs += [(i, index["id"]) for name, i in index.items() if name != "id"]
+    return pairs
 
 
 class BraidModel(tfrs.Model):
-    """User tower x item tower, trained with in-batch softmax.
+    """User tower x item tower, trained with in-batch softmax plus cross-modal alignment.
 
     Batches are dicts: ``user_id`` [B], ``history`` [B, L], the target item's
-    features under ``target_<name>`` and, for the sampling-bias (logQ)
-    correction, ``sampling_probability`` [B] (the target's share of training
-    interactions).
+    features under ``target_<name>``, ``sampling_probability`` [B] (for the
+    sampling-bias (logQ) correction) and, with ``train.sampled_negatives``,
+    extra candidates under ``negative_<name>`` with ``negative_sampling_probability``.
     """
 
     def __init__(self, vocab: contract.Vocabularies, model: ModelConfig, extract: ExtractConfig, train: TrainConfig):
@@ -29,24 +44,46 @@ class BraidModel(tfrs.Model):
         self.user_tower = UserTower(vocab, model, extract.max_history, self.item_tower.id_encoder, name="user_tower")
         self.logq = train.logq_correction
         self.remove_hits = train.remove_accidental_hits
-        self.task = tfrs.tasks.Retrieval(
-            temperature=train.temperature,
-            remove_accidental_hits=train.remove_accidental_hits,
-        )
+        self.alignment_weight = train.alignment_weight
+        self.pairs = alignment_pairs(self.item_tower.modalities)
+        self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
+        self.alignment_task = tfrs.tasks.Retrieval(temperature=train.alignment_temperature, remove_accidental_hits=True)
 
     @staticmethod
-    def target_features(batch: dict) -> dict:
-        """The target item's features, without the ``target_`` prefix."""
-        return {k[len(TARGET_PREFIX):]: v for k, v in batch.items() if k.startswith(TARGET_PREFIX)}
+    def prefixed(batch: dict, prefix: str) -> dict:
+        """The features stored under ``prefix``, with the prefix removed."""
+        return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix) and k != NEGATIVE_PROBABILITY}
+
+    def alignment_loss(self, encoded: dict, item_ids: tf.Tensor) -> tf.Tensor:
+        """Symmetric InfoNCE between modality pairs of the same items, over items having both."""
+        losses = []
+        for a, b in self.pairs:
+            both = encoded["mask"][:, a] & encoded["mask"][:, b]
+            left = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, a], both), axis=-1)
+            right = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, b], both), axis=-1)
+            ids = tf.boolean_mask(item_ids, both)
+            losses.append(self.alignment_task(left, right, candidate_ids=ids, compute_metrics=False))
+            losses.append(self.alignment_task(right, left, candidate_ids=ids, compute_metrics=False))
+        return tf.add_n(losses) / len(losses)
 
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
-        targets = self.target_features(inputs)
+        targets = self.prefixed(inputs, TARGET_PREFIX)
         users = self.user_tower(inputs, training=training)
-        items = self.item_tower(targets, training=training)
-        return self.task(
+        encoded = self.item_tower.encode_all(targets, training=training)
+        candidates, ids, probability = encoded["embedding"], targets[contract.ITEM_ID], inputs[SAMPLING_PROBABILITY]
+        negatives = self.prefixed(inputs, NEGATIVE_PREFIX)
+        if negatives:
+            extra = self.item_tower.encode_all(negatives, training=training)["embedding"]
+            candidates = tf.concat([candidates, extra], axis=0)
+            ids = tf.concat([ids, negatives[contract.ITEM_ID]], axis=0)
+            probability = tf.concat([probability, inputs[NEGATIVE_PROBABILITY]], axis=0)
+        loss = self.task(
             users,
-            items,
-            candidate_sampling_probability=inputs[SAMPLING_PROBABILITY] if self.logq else None,
-            candidate_ids=targets[contract.ITEM_ID] if self.remove_hits else None,
+            candidates,
+            candidate_sampling_probability=probability if self.logq else None,
+            candidate_ids=ids if self.remove_hits else None,
             compute_metrics=False,
         )
+        if self.alignment_weight > 0 and self.pairs:
+            loss += self.alignment_weight * self.alignment_loss(encoded, targets[contract.ITEM_ID])
+        return loss

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     _synth_flags(synth)
     validate = data.add_parser("validate", help="check a dataset directory and report every problem")
     validate.add_argument("dir")
+    movielens = data.add_parser("movielens", help="convert MovieLens 100K / latest CSVs / RecBole atomic files")
+    movielens.add_argument("--src", required=True, help="source directory (layout detected from its files)")
+    movielens.add_argument("--out", required=True, help="dataset directory to write (outside the repository)")
 
     extract = sub.add_parser("extract", help="Beam job: raw dataset -> features, vocabularies, splits")
     extract.add_argument("--data", required=True, help="dataset directory with dataset.yaml")
@@ -70,7 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--k", type=int, default=None)
     recommend.add_argument("--users", default=None, help="file of user ids (one per line, or Parquet/CSV with user_id)")
     recommend.add_argument("--candidates", default=None, help="file of item ids to rank among (one per line, or Parquet/CSV with item_id)")
+    recommend.add_argument("--exclude", default=None,
+                           help="items never to recommend: a Parquet/CSV file with user_id and item_id columns (per-user pairs), or item ids (one per line, or a file with only item_id) excluded for everyone")
     add_config_flags(recommend, ["recommend"])
+
+    serve = sub.add_parser("serve", help="serve EXPORT_BASE over TF Serving's REST and gRPC APIs")
+    serve.add_argument("--model-base", required=True, help="the --out of `braid export` (holds NAME/<version>/)")
+    serve.add_argument("--port", type=int, default=None, help="REST port (default: serve.port, 8501)")
+    serve.add_argument("--grpc-port", type=int, default=None, help="gRPC port (default: serve.grpc_port, 8500)")
+    add_config_flags(serve, ["serve"])
 
     run = sub.add_parser("run", help="every stage into one run directory, then a summary")
     add_config_flags(run, ["", "data", "extract", "model", "train", "eval", "export", "recommend"])
@@ -84,6 +95,11 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str]) -> int:
         config = SynthConfig(**{f.name: getattr(args, f"synth_{f.name}") for f in dataclasses.fields(SynthConfig) if getattr(args, f"synth_{f.name}") is not None})
         spec = generate_synthetic(args.out, config)
         print(f"wrote {spec.root} ({config.items} items, {config.users} users)")
+        return 0
+    if args.command == "data" and args.data_command == "movielens":
+        from braidrec.data.movielens import convert
+
+        print(json.dumps(convert(args.src, args.out), indent=2))
         return 0
     if args.command == "data":
         from braidrec.data.validate import count_problems, format_report, validate_dataset
@@ -111,12 +127,19 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str]) -> int:
     elif args.command == "export":
         from braidrec.serving.export import export
 
-        print(export(args.model, args.out, args.name or config.export.name, args.k or config.export.k))
+        print(export(args.model, args.out, args.name or config.export.name, args.k or config.export.k, config=config.export))
     elif args.command == "recommend":
         from braidrec.pipeline.recommend import run_recommend
 
-        n = run_recommend(args.model, args.out, args.k or config.recommend.k, args.users, args.candidates, config.recommend.batch_size, beam_args)
+        n = run_recommend(args.model, args.out, args.k or config.recommend.k, args.users, args.candidates, config.recommend.batch_size, beam_args,
+                          exclude_file=args.exclude)
         print(f"wrote top-{args.k or config.recommend.k} for {n} users to {args.out}")
+    elif args.command == "serve":
+        from braidrec.serving.serve import run_serve
+
+        config.serve.port = config.serve.port if args.port is None else args.port
+        config.serve.grpc_port = config.serve.grpc_port if args.grpc_port is None else args.grpc_port
+        run_serve(args.model_base, config.serve)
     elif args.command == "run":
         from braidrec.pipeline.run import run_all, summary
 

@@ -16,10 +16,10 @@ import pyarrow as pa
 from braidrec.config import ExtractConfig
 from braidrec.data import layout
 from braidrec.features import contract
-from braidrec.pipeline import splits
+from braidrec.pipeline import encoders, extract_cache, splits
+from braidrec.pipeline.extract_items import ExtractItems
 from braidrec.pipeline.extract_transforms import (
     DEAD_LETTER,
-    ExtractItem,
     MeanStd,
     ParseInteraction,
     ReadTable,
@@ -52,24 +52,34 @@ def _count(pcoll, name: str):
     )
 
 
-def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: ExtractConfig, out_dir: Path) -> None:
+def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: ExtractConfig, out_dir: Path,
+                           encoder_info: dict | None = None, cache_in: Path | None = None,
+                           cache_out: Path | None = None) -> None:
     """Adds the extraction job to ``p``, writing into ``out_dir``.
 
     Args:
         p: the pipeline to extend.
         spec: the validated raw dataset.
-        config: extraction settings (history length, split seed, vocabularies, shards).
+        config: extraction settings (history length, split seed, vocabularies, shards, encoders).
         out_dir: the features directory (layout in ``features.contract``).
+        encoder_info: :func:`encoders.describe_encoders` of ``config`` (computed when None).
+        cache_in: a cache directory to reuse encoded items from (None: encode everything).
+        cache_out: where to write the cache entries of this catalogue (None: no cache).
     """
     out_dir = Path(out_dir)
     vocab_dir = out_dir / contract.VOCAB_DIR
+    encoder_info = encoder_info or encoders.describe_encoders(config)
 
     item_results = (
         p
         | ReadTable(spec, spec.items)
-        | "ExtractItems" >> beam.ParDo(ExtractItem(spec, config.image_size)).with_outputs(DEAD_LETTER, main="items")
+        | "ExtractItems" >> ExtractItems(spec, config.image_size, encoder_info, config.inference_batch_size, cache_in)
     )
-    items = item_results.items
+    items = item_results["items"]
+    if cache_out is not None:
+        extract_cache.write_cache(item_results["cache"], cache_out, config.num_shards)
+    _write_single(p | "EncodersInfo" >> beam.Create([json.dumps(encoder_info, indent=2)]),
+                  vocab_dir / contract.ENCODERS, "WriteEncoders")
     item_ids = items | "ItemIds" >> beam.Map(lambda item: item[contract.ITEM_ID])
     _ = (
         items
@@ -120,8 +130,17 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
         counts.append(_count(chosen, name))
     counts.append(users | "Duplicates" >> beam.Map(lambda u: u.duplicates) | beam.CombineGlobally(sum) | beam.Map(lambda n: ("duplicates", n)))
     counts.append(_count(users, "users"))
-    counts.append(_count(item_results.items | "WithImage" >> beam.Filter(lambda i: i[contract.HAS_IMAGE]), "items_with_image"))
-    counts.append(_count(item_results.items | "WithText" >> beam.Filter(lambda i: i[contract.HAS_TEXT]), "items_with_text"))
+    # Histories keep every warm interaction (evaluation excludes all known items); the model reads the
+    # most recent extract.max_history. These counts show how many users that truncation touches.
+    lengths = users | "WarmLengths" >> beam.Map(lambda u: len(u.warm))
+    counts.append(lengths | "LongestHistory" >> beam.CombineGlobally(lambda ns: max(ns, default=0))
+                  | beam.Map(lambda n: ("history_max_length", n)))
+    counts.append(_count(lengths | "OverMaxHistory" >> beam.Filter(lambda n, cap: n > cap, config.max_history),
+                         "users_over_max_history"))
+    counts.append(_count(items | "WithImage" >> beam.Filter(lambda i: i[contract.HAS_IMAGE]), "items_with_image"))
+    counts.append(_count(items | "WithoutImage" >> beam.Filter(lambda i: not i[contract.HAS_IMAGE]), "items_without_image"))
+    counts.append(_count(items | "WithText" >> beam.Filter(lambda i: i[contract.HAS_TEXT]), "items_with_text"))
+    counts.append(item_results["stats"] | "SumItemStats" >> beam.CombinePerKey(sum))
 
     train_pairs = rows | "TrainOnly" >> beam.Filter(lambda r: r[0] == "train")
     _write_vocab(train_pairs | "TrainItems" >> beam.Map(lambda r: r[1]["item_id"]) | "CountItems" >> beam.combiners.Count.PerElement(), vocab_dir / contract.ITEM_VOCAB, "ItemVocab")
@@ -152,7 +171,7 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
     )
     _write_single(stats, vocab_dir / contract.NUMERIC_STATS, "WriteNumericStats")
 
-    dead = (item_results[DEAD_LETTER], parsed[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
+    dead = (item_results["dead_letter"], parsed[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "DeadJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True)) | "WriteDead" >> beam.io.WriteToText(
         str(out_dir / contract.DEAD_LETTER_DIR / "records.jsonl"), shard_name_template="", num_shards=1
     )

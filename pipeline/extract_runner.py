@@ -15,6 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from braidrec.config import ExtractConfig
 from braidrec.data import validate
 from braidrec.features import contract
+from braidrec.pipeline.encoders import describe_encoders
 from braidrec.pipeline.extract import COUNTS_FILE, build_extract_pipeline
 from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 
@@ -27,8 +28,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _schema(num_numeric: int) -> dict:
-    spec = contract.item_feature_spec(num_numeric)
+def _schema(num_numeric: int, encoder_info: dict) -> dict:
+    text = encoder_info["text"]
+    spec = contract.item_feature_spec(num_numeric, encoder_info["image"]["dim"], text["dim"] if text else 0)
     return {
         "items": {name: {"dtype": f.dtype.name, "shape": list(getattr(f, "shape", []) or [])} for name, f in spec.items()},
         "histories": {name: f.dtype.name for name, f in contract.HISTORY_SPEC.items()},
@@ -67,13 +69,19 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
     started = time.time()
     spec = validate.ensure_valid(data_dir)
     out_dir = Path(out_dir)
+    encoder_info = describe_encoders(config)
+    cache_dir = cache_location(out_dir, config)
     work = temp_dir_beside(out_dir)
+    cache_work = temp_dir_beside(cache_dir) if cache_dir else None
     try:
         options = PipelineOptions(beam_args or [])
         with beam.Pipeline(options=options) as p:
-            build_extract_pipeline(p, spec, config, work)
+            cache_in = cache_dir if cache_dir and cache_dir.is_dir() else None
+            build_extract_pipeline(p, spec, config, work, encoder_info, cache_in, cache_work)
         counts = json.loads((work / COUNTS_FILE).read_text())
         (work / COUNTS_FILE).unlink()
+        for name in ("items_reused", "items_encoded", "items_without_image"):
+            counts.setdefault(name, 0)
         inputs = [spec.root / "dataset.yaml"] + [spec.root / t.path for t in (spec.items, spec.interactions, spec.users) if t]
         manifest = {
             "dataset": str(spec.root),
@@ -82,11 +90,24 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
             "beam_args": beam_args or [],
             "counts": counts,
             "interactions": _accounting(counts),
-            "schema": _schema(len(spec.items.numeric)),
+            "schema": _schema(len(spec.items.numeric), encoder_info),
+            "encoders": encoder_info,
+            "cache": str(cache_dir) if cache_dir else None,
             "seconds": round(time.time() - started, 1),
         }
         (work / contract.MANIFEST).write_text(json.dumps(manifest, indent=2))
         replace_dir(work, out_dir)
+        if cache_work is not None:
+            replace_dir(cache_work, cache_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if cache_work is not None:
+            shutil.rmtree(cache_work, ignore_errors=True)
     return manifest
+
+
+def cache_location(out_dir: Path, config: ExtractConfig) -> Path | None:
+    """The extraction cache directory: ``extract.cache_dir``, by default ``OUT/../.extract_cache``; None for "none"."""
+    if config.cache_dir == "none":
+        return None
+    return Path(config.cache_dir) if config.cache_dir else Path(out_dir).parent / ".extract_cache"

@@ -1,4 +1,4 @@
-"""Beam transforms of the extraction job: table reading, item features, interactions.
+"""Beam transforms of the extraction job: table reading, interactions, vocabularies, statistics.
 
 Each DoFn sends a record it cannot use to the ``dead_letter`` output with the
 table, the record's key and the reason, so nothing is dropped silently.
@@ -11,11 +11,8 @@ import json
 import math
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from braidrec.data import cells, layout
-from braidrec.features import contract
-from braidrec.pipeline import image_features
 
 DEAD_LETTER = "dead_letter"
 
@@ -51,71 +48,6 @@ class ReadTable(beam.PTransform):
             | beam.Filter(str.strip)
             | beam.Map(lambda line, names=header: dict(zip(names, next(csv.reader([line])))))
         )
-
-
-def _float_or_nan(value) -> float:
-    if cells.is_missing(value):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-class ExtractItem(beam.DoFn):
-    """Turns an item row into per-modality features (see ``features.contract``).
-
-    A missing or undecodable image sends a dead-letter record and the item keeps
-    its other modalities with ``has_image = 0``.
-    """
-
-    def __init__(self, spec: layout.DatasetSpec, image_size: int):
-        self._root = spec.root
-        self._table = spec.items
-        self._image_size = image_size
-
-    def _image(self, item_id: str, cell):
-        table = self._table
-        empty = ([0.0] * contract.IMAGE_DESCRIPTOR_DIM, bytes(self._image_size * self._image_size * 3), 0)
-        if table.image is None or cells.is_missing(cell):
-            return empty, None
-        try:
-            path = layout.resolve_image_path(self._root, str(cell))
-            with FileSystems.open(str(path)) as handle:
-                data = handle.read()
-            vector, thumb = image_features.image_features(data, self._image_size)
-        except layout.DatasetError as err:
-            return empty, dead_letter("items", item_id, f"column {table.image}: {err}", "image_path_refused")
-        except FileNotFoundError as err:
-            return empty, dead_letter("items", item_id, f"column {table.image}: image file not found: {err}", "image_missing")
-        except image_features.ImageDecodeError as err:
-            return empty, dead_letter("items", item_id, f"column {table.image}: {cell}: {err}", "image_corrupt")
-        return (vector.tolist(), thumb, 1), None
-
-    def process(self, row: dict):
-        table = self._table
-        if cells.is_missing(row.get(table.id)):
-            yield dead_letter("items", None, f"column {table.id} is empty in row {json.dumps(row, default=str)[:200]}", "item_missing_id")
-            return
-        item_id = cells.normalize_id(row[table.id])
-        text = contract.normalize_text(" ".join(str(row[c]) for c in table.text if not cells.is_missing(row.get(c))))
-        title_column = table.title or (table.text[0] if table.text else table.id)
-        (vector, thumb, has_image), problem = self._image(item_id, row.get(table.image) if table.image else None)
-        if problem is not None:
-            yield problem
-        numeric = [_float_or_nan(row.get(c)) for c in table.numeric]
-        yield {
-            contract.ITEM_ID: item_id,
-            contract.TITLE: "" if cells.is_missing(row.get(title_column)) else str(row[title_column]),
-            contract.TEXT: text,
-            contract.HAS_TEXT: int(bool(text)),
-            contract.IMAGE: vector,
-            contract.THUMBNAIL: thumb,
-            contract.HAS_IMAGE: has_image,
-            contract.CATEGORICAL: [f"{c}={v}" for c in table.categorical for v in cells.split_list(row.get(c))],
-            contract.NUMERIC: [0.0 if math.isnan(v) else v for v in numeric],
-            contract.NUMERIC_MASK: [0.0 if math.isnan(v) else 1.0 for v in numeric],
-        }
 
 
 class ParseInteraction(beam.DoFn):

@@ -41,12 +41,23 @@ def decode_image(data: bytes) -> Image.Image:
     return image.convert("RGB")
 
 
-def thumbnail(image: Image.Image, size: int) -> np.ndarray:
-    """Resizes preserving aspect ratio and pads to ``size`` x ``size`` (uint8 [size, size, 3])."""
-    copy = image.copy()
-    copy.thumbnail((size, size), Image.Resampling.BILINEAR)
-    canvas = Image.new("RGB", (size, size), (255, 255, 255))
-    canvas.paste(copy, ((size - copy.width) // 2, (size - copy.height) // 2))
+def thumbnail(image: Image.Image, size: int | tuple[int, int]) -> np.ndarray:
+    """Resizes preserving aspect ratio and pads with white to ``size`` (an int means square).
+
+    Args:
+        image: an RGB image.
+        size: ``n`` for n x n, or ``(height, width)``.
+
+    Returns:
+        uint8 array [height, width, 3]. Unlike ``Image.thumbnail`` this also enlarges
+        small images, so a 92x138 poster fills a 224x224 model input.
+    """
+    height, width = (size, size) if isinstance(size, int) else size
+    scale = min(width / image.width, height / image.height)
+    resized = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                           Image.Resampling.BILINEAR)
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    canvas.paste(resized, ((width - resized.width) // 2, (height - resized.height) // 2))
     return np.asarray(canvas, dtype=np.uint8)
 
 

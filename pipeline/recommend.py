@@ -1,8 +1,11 @@
 """``braid recommend``: top-k for every user, a Beam job running the exported SavedModel.
 
 Users are batched by Beam's ``RunInference`` and scored by the export's
-``serving_default`` (or ``recommend_candidates`` with ``--candidates``), so
-offline recommendations are exactly what TF Serving would answer.
+``serving_default``, or by ``recommend_candidates`` when ``--candidates`` or
+``--exclude`` narrow the catalogue, so offline recommendations are exactly
+what TF Serving would answer. Results leave RunInference one user at a time
+and are regrouped into Arrow tables for the Parquet sink (one Python dict per
+row would dominate the run time).
 """
 
 from __future__ import annotations
@@ -13,93 +16,137 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import apache_beam as beam
-import pandas as pd
+import numpy as np
 import pyarrow as pa
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from braidrec.pipeline.fileutil import temp_dir_beside
+from braidrec.pipeline.recommend_inputs import Exclusions, read_exclusions, read_id_file
+
+__all__ = ["SavedModelRecommender", "build_recommend_pipeline", "read_id_file", "read_exclusions", "run_recommend"]
+
+class LoadedModel:
+    """The restored SavedModel and the candidate ids it ranks (``None``: use ``serving_default``).
+
+    A class rather than a tuple: Beam's shared model cache keeps weak references.
+    """
+
+    def __init__(self, model, candidates):
+        self.model = model
+        self.candidates = candidates
+
 
 RECS_SCHEMA = pa.schema([("user_id", pa.string()), ("rank", pa.int32()), ("item_id", pa.string()), ("score", pa.float32())])
 EXCLUDED_SCORE = -1e29
 
 
 class SavedModelRecommender(ModelHandler[str, PredictionResult, object]):
-    """RunInference handler: a batch of user ids -> each user's ranked (item id, score) list.
+    """RunInference handler: a batch of user ids -> each user's ranked (item ids, scores).
 
     Args:
         version_dir: ``EXPORT_BASE/NAME/<version>``.
         k: list length.
         candidates: if given, only these item ids are ranked.
         batch_size: users per call.
+        exclusions: items never recommended (everyone's and per user).
     """
 
-    def __init__(self, version_dir: str, k: int, candidates: Sequence[str] | None = None, batch_size: int = 256):
+    def __init__(self, version_dir: str, k: int, candidates: Sequence[str] | None = None, batch_size: int = 256,
+                 exclusions: Exclusions | None = None):
         super().__init__()
         self._version_dir = str(version_dir)
         self._k = k
         self._candidates = list(candidates) if candidates is not None else None
         self._batch_size = batch_size
+        self._exclusions = exclusions or Exclusions()
 
     def load_model(self):
         import braidrec  # noqa: F401  (Keras 2 before TensorFlow, on every worker)
         import tensorflow as tf
 
-        return tf.saved_model.load(self._version_dir)
+        model = tf.saved_model.load(self._version_dir)
+        probe = model.signatures["serving_default"](user_id=tf.constant([""]))["item_ids"]
+        catalogue = [i.decode() for i in model.all_item_ids().numpy()]
+        # serving_default answers a fixed k over everything; anything else needs the candidates signature.
+        narrowed = self._candidates is not None or not self._exclusions.empty or probe.shape[1] < min(self._k, len(catalogue))
+        candidates = None
+        if narrowed:
+            pool = self._candidates if self._candidates is not None else catalogue
+            candidates = tf.constant([i for i in pool if i not in self._exclusions.everyone], tf.string)
+        return LoadedModel(model, candidates)
 
     def run_inference(self, batch: Sequence[str], model, inference_args=None) -> Iterable[PredictionResult]:
         import tensorflow as tf
 
+        model, candidates = model.model, model.candidates
         users = tf.constant(list(batch), dtype=tf.string)
-        if self._candidates is None:
+        per_user = [self._exclusions.per_user.get(u, frozenset()) for u in batch]
+        if candidates is None:
             out = model.signatures["serving_default"](user_id=users)
         else:
-            out = model.signatures["recommend_candidates"](
-                user_id=users, candidates=tf.constant(self._candidates, tf.string), k=tf.constant(self._k, tf.int32)
-            )
-        ids = out["item_ids"].numpy()[:, : self._k]
-        scores = out["scores"].numpy()[:, : self._k]
-        for user, row_ids, row_scores in zip(batch, ids, scores):
-            yield PredictionResult(user, list(zip((i.decode() for i in row_ids), row_scores.tolist())))
+            extra = max((len(p) for p in per_user), default=0)
+            out = model.signatures["recommend_candidates"](user_id=users, candidates=candidates, k=tf.constant(self._k + extra, tf.int32))
+        ids, scores = out["item_ids"].numpy(), out["scores"].numpy()
+        for user, row_ids, row_scores, excluded in zip(batch, ids, scores, per_user):
+            row_ids = np.array([i.decode() for i in row_ids], dtype=object)
+            keep = row_scores > EXCLUDED_SCORE
+            if excluded:
+                keep &= np.array([i not in excluded for i in row_ids], dtype=bool)
+            yield PredictionResult(user, (row_ids[keep][: self._k], row_scores[keep][: self._k]))
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": 1, "max_batch_size": self._batch_size}
 
 
-def to_rows(result: PredictionResult) -> Iterable[dict]:
-    """One Parquet row per recommended item; items excluded as already known are skipped."""
-    rank = 0
-    for item, score in result.inference:
-        if score <= EXCLUDED_SCORE:
-            continue
-        rank += 1
-        yield {"user_id": result.example, "rank": rank, "item_id": item, "score": float(score)}
-
-
-def build_recommend_pipeline(p: beam.Pipeline, users: Sequence[str], handler: SavedModelRecommender, out_prefix: str) -> None:
-    """Adds the batch-recommendation job to ``p``: users -> RunInference -> Parquet."""
-    _ = (
-        p
-        | "Users" >> beam.Create(list(users))
-        | "Recommend" >> RunInference(handler)
-        | "Rows" >> beam.FlatMap(to_rows)
-        | "Write" >> beam.io.WriteToParquet(out_prefix, RECS_SCHEMA, num_shards=1, shard_name_template="")
+def to_table(results: Sequence[PredictionResult]) -> pa.Table:
+    """One Arrow table (user_id, rank, item_id, score) for a group of users' results."""
+    users, ranks, items, scores = [], [], [], []
+    for result in results:
+        ids, values = result.inference
+        users.extend([result.example] * len(ids))
+        ranks.extend(range(1, len(ids) + 1))
+        items.extend(ids.tolist())
+        scores.extend(values.tolist())
+    return pa.Table.from_arrays(
+        [pa.array(users, pa.string()), pa.array(ranks, pa.int32()), pa.array(items, pa.string()), pa.array(scores, pa.float32())],
+        schema=RECS_SCHEMA,
     )
 
 
-def read_id_file(path: str | Path, column: str) -> list[str]:
-    """Ids from a text file (one per line) or a Parquet/CSV file with ``column``.
+class ProgressBar(beam.DoFn):
+    """Counts users through a ``tqdm`` bar on stderr (one bar per worker), passing elements on."""
 
-    Raises:
-        ValueError: the file does not hold the column, naming it.
-    """
-    path = Path(path)
-    if path.suffix in (".parquet", ".csv"):
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
-        if column not in frame.columns:
-            raise ValueError(f"{path}: no column '{column}' (columns: {', '.join(frame.columns)})")
-        return frame[column].dropna().astype(str).tolist()
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    def __init__(self, total: int):
+        self._total = total
+        self._bar = None
+
+    def setup(self):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=self._total, unit="user", desc="recommend", mininterval=0.5)
+
+    def process(self, element):
+        self._bar.update(1)
+        yield element
+
+    def teardown(self):
+        if self._bar is not None:
+            self._bar.close()
+
+
+def build_recommend_pipeline(p: beam.Pipeline, users: Sequence[str], handler: SavedModelRecommender, out_prefix: str,
+                             progress: bool = True) -> None:
+    """Adds the batch-recommendation job to ``p``: users -> RunInference -> Arrow tables -> Parquet."""
+    results = p | "Users" >> beam.Create(list(users)) | "Recommend" >> RunInference(handler)
+    if progress:
+        results = results | "Progress" >> beam.ParDo(ProgressBar(len(users)))
+    _ = (
+        results
+        | "Group" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
+        | "Tables" >> beam.Map(to_table)
+        | "Write" >> beam.io.WriteToParquetBatched(out_prefix, RECS_SCHEMA, num_shards=1, shard_name_template="")
+    )
 
 
 def run_recommend(
@@ -110,8 +157,21 @@ def run_recommend(
     candidates_file: str | Path | None = None,
     batch_size: int = 256,
     beam_args: list[str] | None = None,
+    exclude_file: str | Path | None = None,
+    progress: bool = True,
 ) -> int:
     """Writes ``out_path`` (Parquet: user_id, rank, item_id, score) atomically.
+
+    Args:
+        version_dir: an exported version directory.
+        out_path: the Parquet file to write.
+        k: items per user (fewer when candidates run out).
+        users_file: users to recommend for (default: every user known at export).
+        candidates_file: item ids to rank among (default: the whole catalogue).
+        batch_size: users per SavedModel call.
+        beam_args: Beam pipeline options.
+        exclude_file: items never to recommend (see :func:`read_exclusions`).
+        progress: show a tqdm progress bar.
 
     Returns:
         The number of users recommended for.
@@ -121,12 +181,13 @@ def run_recommend(
     model = export.load_servable(version_dir)
     users = read_id_file(users_file, "user_id") if users_file else [u.decode() for u in model.all_user_ids().numpy()]
     candidates = read_id_file(candidates_file, "item_id") if candidates_file else None
+    exclusions = read_exclusions(exclude_file) if exclude_file else None
     out_path = Path(out_path)
     work = temp_dir_beside(out_path)
     try:
-        handler = SavedModelRecommender(str(version_dir), k, candidates, batch_size)
+        handler = SavedModelRecommender(str(version_dir), k, candidates, batch_size, exclusions)
         with beam.Pipeline(options=PipelineOptions(beam_args or [])) as p:
-            build_recommend_pipeline(p, users, handler, str(work / "recs.parquet"))
+            build_recommend_pipeline(p, users, handler, str(work / "recs.parquet"), progress)
         os.replace(work / "recs.parquet", out_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)

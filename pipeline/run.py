@@ -87,7 +87,7 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
     metrics = evaluate_model_dir(paths.model, paths.features, config.eval.ks, config.eval.batch_size)
     write_metrics(metrics, paths.metrics)
     print(f"[5/6] export -> {paths.export}", flush=True)
-    version = export(paths.model, paths.export, config.export.name, config.export.k)
+    version = export(paths.model, paths.export, config.export.name, config.export.k, config=config.export)
     print(f"[6/6] recommend -> {paths.recs}", flush=True)
     run_recommend(version, paths.recs, config.recommend.k, batch_size=config.recommend.batch_size, beam_args=beam_args)
     return {"run": str(paths.root), "metrics": metrics, "export": str(version), "recs": str(paths.recs)}
@@ -109,7 +109,10 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         warm, cold = metrics[name].get("warm", {}), metrics[name].get("cold", {})
         cells = [warm.get("recall@10"), warm.get("recall@20"), warm.get("ndcg@10"), warm.get("ndcg@20"), cold.get("recall@10"), cold.get("ndcg@10")]
         lines.append(f"{name:12}" + "".join(f"{_fmt(c) if c is not None else '-':>11}" for c in cells))
-    lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.get("attention", {}).items()))
+    alignment = metrics.get("alignment", {}).get("text_to_image")
+    if alignment:
+        lines.append(f"text->image Recall@10 {alignment['recall@10']:.3f} over {alignment['items']} items; coverage@10 {metrics['coverage@10']:.3f}")
+    lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
     catalogue = contract.load_catalogue(paths.features)
     titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))
     histories = {u.user_id: u for u in contract.load_histories(paths.features)}

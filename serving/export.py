@@ -2,7 +2,8 @@
 
 The version directory is written under a hidden temporary name inside
 ``BASE/NAME`` and renamed when complete; TF Serving only loads integer-named
-directories, so it never sees a half-written version.
+directories, so it never sees a half-written version. The version holds the
+warm-up requests (``assets.extra``) and ``BASE/models.config`` is rewritten.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ import numpy as np
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
+from braidrec.config import ExportConfig
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.datasets import pad_histories
 from braidrec.models.evaluate import EvalData, item_embeddings
 from braidrec.pipeline.fileutil import temp_dir_beside
-from braidrec.serving.module import RetrievalModule
+from braidrec.serving.index import BruteForceIndex
+from braidrec.serving.model_config import write_model_config
+from braidrec.serving.module import RetrievalModule, ServingData
+from braidrec.serving.partitioned import PartitionedIndex
+from braidrec.serving.warmup import write_warmup
 
 
 def next_version(model_base: Path) -> int:
@@ -29,63 +35,104 @@ def next_version(model_base: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def build_module(model_dir: str | Path, k: int, features_dir: str | Path | None = None) -> RetrievalModule:
-    """Restores a trained model and wraps it with the catalogue and user histories."""
-    trained = load_model_dir(model_dir, features_dir)
-    data = EvalData.load(trained.features_dir)
-    embeddings, _ = item_embeddings(trained.model, data.catalogue)
+def serving_data(model, data: EvalData) -> ServingData:
+    """The catalogue embeddings and known users of a trained model (see :class:`ServingData`)."""
+    embeddings, weights = item_embeddings(model, data.catalogue)
     users = data.histories
-    histories = pad_histories([u.items for u in users], data.max_history)
     known_rows = [[data.index[i] for i in u.items] for u in users]
-    width = max([len(r) for r in known_rows] + [1])
-    known = np.full((len(users), width), -1, dtype=np.int32)
+    known = np.full((len(users), max([len(r) for r in known_rows] + [1])), -1, dtype=np.int32)
     for row, items in enumerate(known_rows):
         known[row, : len(items)] = items
-    return RetrievalModule(
-        trained.model.user_tower,
-        data.catalogue.item_ids,
-        embeddings,
-        [u.user_id for u in users],
-        histories,
-        known,
-        k,
+    return ServingData(
+        item_ids=data.catalogue.item_ids,
+        item_embeddings=embeddings,
+        item_weights=weights,
+        modalities=list(model.item_tower.modalities),
+        user_ids=np.array([u.user_id for u in users], dtype=object),
+        user_histories=pad_histories([u.items for u in users], data.max_history),
+        known_items=known,
     )
 
 
+def make_index(embeddings: np.ndarray, config: ExportConfig):
+    """The top-k index named by ``config.index``.
+
+    Raises:
+        ValueError: an unknown index kind (the message lists the known ones).
+    """
+    if config.index == "brute_force":
+        return BruteForceIndex(embeddings)
+    if config.index == "partitioned":
+        return PartitionedIndex(embeddings, config.index_cells, config.index_nprobe)
+    raise ValueError(f"--export.index {config.index!r}: use 'brute_force' or 'partitioned'")
+
+
+def build_module(model_dir: str | Path, k: int, features_dir: str | Path | None = None, config: ExportConfig | None = None) -> RetrievalModule:
+    """Restores a trained model and wraps it with the catalogue, user histories and an index."""
+    config = config or ExportConfig()
+    trained = load_model_dir(model_dir, features_dir)
+    data = serving_data(trained.model, EvalData.load(trained.features_dir))
+    return RetrievalModule(trained.model.user_tower, data, k, make_index(data.item_embeddings, config), trained.model.item_tower)
+
+
+def warmup_requests(module: RetrievalModule) -> dict[str, dict[str, np.ndarray]]:
+    """One small, realistic request per signature: a known and an unknown id in each batch."""
+    user = module.user_ids.numpy()[:1].astype(object)
+    item = module.item_ids.numpy()[:1].astype(object)
+    requests = {
+        "serving_default": {"user_id": np.concatenate([user, ["unknown-user"]])},
+        "recommend_history": {"history": np.array([[b"", item[0]], [b"", b"unknown-item"]], dtype=object)},
+        "recommend_candidates": {"user_id": user, "candidates": module.item_ids.numpy()[:3].astype(object), "k": np.int32(2)},
+        "embed_items": {"item_id": np.concatenate([item, ["unknown-item"]])},
+        "embed_users": {"user_id": np.concatenate([user, ["unknown-user"]])},
+    }
+    if "search_text" in module.signatures():
+        requests["search_text"] = {"query": np.array([b"a short text query"], dtype=object)}
+    return requests
+
+
 def save_module(module: RetrievalModule, export_base: str | Path, name: str) -> Path:
-    """Saves ``module`` as the next version of ``export_base/name``; returns the version dir."""
+    """Saves ``module`` as the next version of ``export_base/name``; returns the version dir.
+
+    The SavedModel and its warm-up file are complete in a hidden temp directory
+    before one rename makes the integer version visible; ``models.config`` is
+    then rewritten for every model under ``export_base``.
+    """
     model_base = Path(export_base) / name
     model_base.mkdir(parents=True, exist_ok=True)
     work = temp_dir_beside(model_base / "version")
     try:
-        signatures = {
-            "serving_default": module.serve,
-            "recommend_candidates": module.recommend_candidates,
-        }
-        tf.saved_model.save(module, str(work / "model"), signatures=signatures)
+        tf.saved_model.save(module, str(work / "model"), signatures=module.signatures())
+        write_warmup(work / "model", name, warmup_requests(module))
         target = model_base / str(next_version(model_base))
         os.rename(work / "model", target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    write_model_config(export_base)
     return target
 
 
-def export(model_dir: str | Path, export_base: str | Path, name: str, k: int, features_dir: str | Path | None = None) -> Path:
+def export(model_dir: str | Path, export_base: str | Path, name: str, k: int, features_dir: str | Path | None = None,
+           config: ExportConfig | None = None) -> Path:
     """Exports a trained model directory for TF Serving.
 
     Args:
         model_dir: output of ``braid train``.
         export_base: the model base path TF Serving watches.
         name: the model name (``/v1/models/NAME``).
-        k: items returned by ``serving_default``.
+        k: items returned by the fixed-k signatures.
         features_dir: overrides the features directory recorded in the model.
+        config: index choice (``--export.index``); defaults to brute force.
 
     Returns:
         The new version directory ``export_base/name/<version>``.
+
+    Raises:
+        ValueError: ``name`` is not a plain directory name, or the index kind is unknown.
     """
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"export name {name!r} must be a plain directory name, e.g. --name braidrec")
-    return save_module(build_module(model_dir, k, features_dir), export_base, name)
+    return save_module(build_module(model_dir, k, features_dir, config), export_base, name)
 
 
 def load_servable(version_dir: str | Path):

@@ -1,12 +1,20 @@
 """The servable: a ``tf.Module`` whose signatures TF Serving calls.
 
-Item embeddings of the whole catalogue (cold items included) are precomputed
-and stored as variables; the user tower runs in the graph on the user's
-stored history, so the export holds the same preprocessing as training.
-Only core TensorFlow ops are used, so stock TF Serving can load it.
+Item embeddings of the whole catalogue (cold items included) and each item's
+modality fusion weights are precomputed and stored as variables; the user
+tower (and, for ``search_text``, the item tower's text path) run in the graph,
+so the export holds the same preprocessing as training. Only core TensorFlow
+ops are used, so stock TF Serving can load it.
+
+Unknown ids never fail a call: an unknown user is served from the tower's
+default (history-free) vector, unknown history items are ignored by the user
+tower, unknown ``embed_items`` ids return a zero vector with ``found`` false,
+and unknown candidates are dropped.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -14,88 +22,168 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
+from braidrec.serving.index import NEG_INF, BruteForceIndex, mask_known
 
-NEG_INF = -1e30
+USER_ID = "user_id"
+
+
+@dataclasses.dataclass
+class ServingData:
+    """What the servable stores besides the towers.
+
+    Attributes:
+        item_ids: [items] catalogue ids, the row order of ``item_embeddings``.
+        item_embeddings: float32 [items, dim], L2-normalised.
+        item_weights: float32 [items, M] modality fusion weights.
+        modalities: the M modality names, column order of ``item_weights``.
+        user_ids: [users] users known at export.
+        user_histories: [users, L] each known user's most recent items, left-padded with ''.
+        known_items: int32 [users, K] catalogue rows each user already has, padded with -1.
+    """
+
+    item_ids: np.ndarray
+    item_embeddings: np.ndarray
+    item_weights: np.ndarray
+    modalities: list[str]
+    user_ids: np.ndarray
+    user_histories: np.ndarray
+    known_items: np.ndarray
+
+
+def _strings(values) -> np.ndarray:
+    return np.asarray(values, dtype=object).astype(str)
+
+
+def _table(keys: np.ndarray) -> tf.lookup.StaticHashTable:
+    init = tf.lookup.KeyValueTensorInitializer(tf.constant(_strings(keys)), tf.range(len(keys), dtype=tf.int32))
+    return tf.lookup.StaticHashTable(init, default_value=-1)
 
 
 class RetrievalModule(tf.Module):
-    """Top-k retrieval over a fixed catalogue.
+    """Top-k retrieval, text search and embeddings over a fixed catalogue.
 
     Args:
-        user_tower: the trained user tower (called on ``{"user_id", "history"}``).
-        item_ids: [items] catalogue ids, row order of ``item_embeddings``.
-        item_embeddings: float32 [items, dim].
-        user_ids: [users] known users.
-        user_histories: [users, L] each known user's most recent items, left-padded with ''.
-        known_items: int32 [users, K] catalogue rows the user already has, padded with -1.
-        k: how many items ``serving_default`` returns (capped at the catalogue size).
+        user_tower: called on ``{"user_id": [B], "history": [B, L]}`` -> [B, dim].
+        data: the catalogue and known users (:class:`ServingData`).
+        k: items per answer of the fixed-k signatures (capped at the catalogue size).
+        index: a :class:`BruteForceIndex` (default) or a ``PartitionedIndex`` over ``data.item_embeddings``.
+        item_tower: the item tower, for its ``encode_text`` (raw text [B] -> [B, dim]
+            in item space); without it the export has no ``search_text``.
     """
 
-    def __init__(self, user_tower, item_ids, item_embeddings, user_ids, user_histories, known_items, k: int):
+    def __init__(self, user_tower, data: ServingData, k: int, index=None, item_tower=None):
         super().__init__(name="braidrec")
         self.user_tower = user_tower
-        self.k = min(int(k), len(item_ids))
-        self.item_ids = tf.Variable(np.asarray(item_ids, dtype=object).astype(str), trainable=False, name="item_ids")
-        self.item_embeddings = tf.Variable(np.asarray(item_embeddings, np.float32), trainable=False, name="item_embeddings")
-        self.user_ids = tf.Variable(np.asarray(user_ids, dtype=object).astype(str), trainable=False, name="user_ids")
-        self.user_histories = tf.Variable(np.asarray(user_histories, dtype=object).astype(str), trainable=False, name="user_histories")
-        self.known_items = tf.Variable(np.asarray(known_items, np.int32), trainable=False, name="known_items")
-        self.user_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(np.asarray(user_ids, dtype=object).astype(str)), tf.range(len(user_ids), dtype=tf.int32)
-            ),
-            default_value=-1,
-        )
-        self.item_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(np.asarray(item_ids, dtype=object).astype(str)), tf.range(len(item_ids), dtype=tf.int32)
-            ),
-            default_value=-1,
-        )
+        # Tracked as an attribute so the text path's lookup tables and weights are saved with it.
+        self.item_tower = item_tower
+        # Only defined with a text path: saving traces every tf.function attribute of the module.
+        self.search_text = None
+        if item_tower is not None:
+            self.search_text = tf.function(self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")])
+        self.modalities = list(data.modalities)
+        self.k = min(int(k), len(data.item_ids))
+        self.index = index if index is not None else BruteForceIndex(data.item_embeddings)
+        self.item_ids = tf.Variable(_strings(data.item_ids), trainable=False, name="item_ids")
+        self.item_weights = tf.Variable(np.asarray(data.item_weights, np.float32), trainable=False, name="item_weights")
+        self.user_ids = tf.Variable(_strings(data.user_ids), trainable=False, name="user_ids")
+        self.user_histories = tf.Variable(_strings(data.user_histories), trainable=False, name="user_histories")
+        self.known_items = tf.Variable(np.asarray(data.known_items, np.int32), trainable=False, name="known_items")
+        self.user_table = _table(data.user_ids)
+        self.item_table = _table(data.item_ids)
 
-    def _masked_scores(self, user_id: tf.Tensor) -> tf.Tensor:
-        """Scores [batch, items] with each known user's own items at -inf.
+    def signatures(self) -> dict:
+        """Signature name -> concrete function, as ``tf.saved_model.save`` takes them."""
+        out = {
+            "serving_default": self.serve,
+            "recommend_history": self.recommend_history,
+            "recommend_candidates": self.recommend_candidates,
+            "embed_items": self.embed_items,
+            "embed_users": self.embed_users,
+        }
+        if self.item_tower is not None:
+            out["search_text"] = self.search_text
+        return out
 
-        An unknown user has no stored history and an out-of-vocabulary id: the
-        user tower then returns its learned default vector (popular, broadly
-        liked items), so the call still answers.
-        """
+    def _users(self, user_id: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(embeddings [B, dim], known rows [B, K]) of user ids; unknown users get the default vector."""
         rows = self.user_table.lookup(user_id)
         known_user = rows >= 0
         safe = tf.maximum(rows, 0)
         history = tf.where(known_user[:, None], tf.gather(self.user_histories, safe), tf.constant(contract.PAD))
-        users = self.user_tower({contract.USER_ID: user_id, "history": history}, training=False)
-        scores = tf.matmul(users, self.item_embeddings, transpose_b=True)
+        users = self.user_tower({USER_ID: user_id, "history": history}, training=False)
         known = tf.where(known_user[:, None], tf.gather(self.known_items, safe), -1)
-        batch_index = tf.broadcast_to(tf.range(tf.shape(known)[0])[:, None], tf.shape(known))
-        valid = known >= 0
-        indices = tf.stack([tf.boolean_mask(batch_index, valid), tf.boolean_mask(known, valid)], axis=1)
-        updates = tf.fill([tf.shape(indices)[0]], tf.constant(NEG_INF, scores.dtype))
-        return tf.tensor_scatter_nd_update(scores, indices, updates)
+        return users, known
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id")])
+    def _answer(self, rows: tf.Tensor, scores: tf.Tensor) -> dict:
+        """Ids for rows; slots with no eligible item (all candidates known or probed cells
+        exhausted) are '' with score ``NEG_INF`` rather than an excluded item."""
+        valid = (rows >= 0) & (scores > NEG_INF / 2)
+        ids = tf.where(valid, tf.gather(self.item_ids, tf.maximum(rows, 0)), tf.constant(contract.PAD))
+        return {"item_ids": ids, "scores": scores}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=USER_ID)])
     def serve(self, user_id):
-        """``serving_default``: user ids -> their top-k item ids and scores."""
-        top = tf.math.top_k(self._masked_scores(user_id), k=self.k)
-        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+        """``serving_default``: user ids [B] -> top-k ``item_ids`` [B, k] and ``scores``, known items excluded."""
+        users, known = self._users(user_id)
+        return self._answer(*self.index.top_k(users, known, self.k))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="history")])
+    def recommend_history(self, history):
+        """Users unseen in training: histories [B, L] (most recent last, '' padding) -> top-k, history excluded."""
+        batch = tf.shape(history)[0]
+        users = self.user_tower({USER_ID: tf.fill([batch], contract.PAD), "history": history}, training=False)
+        # One -1 column keeps ``known`` non-empty when L is 0.
+        known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
+        return self._answer(*self.index.top_k(users, known, self.k))
+
+    def _search_text(self, query):
+        """Cross-modal search: text queries [B] -> the ``item_ids`` whose fused embeddings best match."""
+        queries = self.item_tower.encode_text(query)
+        none_known = tf.fill([tf.shape(query)[0], 1], -1)
+        return self._answer(*self.index.top_k(queries, none_known, self.k))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
+    def embed_items(self, item_id):
+        """Item ids [B] -> ``embeddings`` [B, dim], ``modality_weights`` [B, M], ``found`` [B] (unknown: zeros)."""
+        rows = self.item_table.lookup(item_id)
+        found = rows >= 0
+        safe = tf.maximum(rows, 0)
+        scale = tf.cast(found, tf.float32)[:, None]
+        return {
+            "embeddings": self.index.embeddings_of(safe) * scale,
+            "modality_weights": tf.gather(self.item_weights, safe) * scale,
+            "found": found,
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=USER_ID)])
+    def embed_users(self, user_id):
+        """User ids [B] -> ``embeddings`` [B, dim] and ``known`` [B] (unknown users: the default vector)."""
+        users, _ = self._users(user_id)
+        return {"embeddings": users, "known": self.user_table.lookup(user_id) >= 0}
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None], tf.string, name="user_id"),
+            tf.TensorSpec([None], tf.string, name=USER_ID),
             tf.TensorSpec([None], tf.string, name="candidates"),
             tf.TensorSpec([], tf.int32, name="k"),
         ]
     )
     def recommend_candidates(self, user_id, candidates, k):
-        """Top-k among ``candidates`` (ids not in the catalogue are ignored), known items excluded."""
+        """Top-``k`` among ``candidates`` (ids not in the catalogue are ignored), known items excluded."""
         rows = self.item_table.lookup(candidates)
-        rows = tf.boolean_mask(rows, rows >= 0)
-        rows, _ = tf.unique(rows)
-        scores = tf.gather(self._masked_scores(user_id), rows, axis=1)
-        top = tf.math.top_k(scores, k=tf.minimum(k, tf.shape(rows)[0]))
+        rows, _ = tf.unique(tf.boolean_mask(rows, rows >= 0))
+        users, known = self._users(user_id)
+        scores = tf.matmul(users, self.index.embeddings_of(rows), transpose_b=True)
+        scores = mask_known(tf.broadcast_to(rows[None], tf.shape(scores)), scores, known)
+        top = tf.math.top_k(scores, k=tf.minimum(tf.maximum(k, 0), tf.shape(rows)[0]))
         return {"item_ids": tf.gather(self.item_ids, tf.gather(rows, top.indices)), "scores": top.values}
 
     @tf.function(input_signature=[])
     def all_user_ids(self):
         """Every user known at export time (for batch recommendation)."""
         return self.user_ids.read_value()
+
+    @tf.function(input_signature=[])
+    def all_item_ids(self):
+        """The catalogue's item ids, in row order."""
+        return self.item_ids.read_value()

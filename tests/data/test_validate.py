@@ -167,3 +167,35 @@ def test_main_exit_status(tiny_dataset, tiny, capsys):
     tiny.edit_cell(tiny_dataset, "items", 3, "item_id", "a")
     assert main([str(tiny_dataset)]) == 1
     assert "items.parquet row 3 column item_id" in capsys.readouterr().out
+
+
+# Cells of the wrong type, written as JSON lines (which, like Parquet, can hold any value in a cell).
+TYPE_CASES = {
+    "text holds a mapping": ("items", 2, "description", {"en": "a blue box"}, "text cells must be strings"),
+    "title holds a list": ("items", 1, "title", ["Red", "Ball"], "text cells must be strings"),
+    "categorical holds a mapping": ("items", 4, "tags", {"kind": "jewel"}, "use a list"),
+    "user categorical holds a bool": ("users", 3, "segment", True, "use a list"),
+}
+
+
+@pytest.mark.parametrize("table, row, column, value, part", list(TYPE_CASES.values()), ids=list(TYPE_CASES))
+def test_wrong_types_are_reported(tmp_path, tiny, table, row, column, value, part):
+    tables = tiny.tables()
+    frame = tables[table].astype(object)
+    frame.at[row - 1, column] = value
+    tables[table] = frame
+    problems = validate_dataset(tiny.write(tmp_path / "typed", "jsonl", tables))
+    where = [(p.table, p.row, p.column) for p in problems if part in p.message]
+    assert where == [(f"{table}.jsonl", row, column)], format_report(problems)
+
+
+def test_nested_list_cells_are_reported():
+    from braidrec.data.layout import TableSpec
+    from braidrec.data.validate_types import check_types
+
+    table = TableSpec(name="items", path="items.parquet", format="parquet", id="item_id", categorical=("tags",))
+    frame = pd.DataFrame({"item_id": ["a", "b"], "tags": [["toy", "red"], ["toy", ["red"]]]})
+    found = []
+    check_types(table, frame, lambda *args: found.append(args))
+    assert [(row, column) for _, _, row, column, _ in found] == [(2, "tags")]
+    assert "list cells must hold strings or numbers" in found[0][-1]

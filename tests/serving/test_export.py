@@ -32,8 +32,9 @@ def test_layout_is_tf_serving_versioned(tiny_run):
 def test_saved_model_cli_shows_signature(tiny_run):
     cli = Path(sys.executable).parent / "saved_model_cli"
     out = subprocess.run([str(cli), "show", "--all", "--dir", str(tiny_run["export"])], capture_output=True, text=True, check=True).stdout
-    assert "signature_def['serving_default']" in out
-    for name in ("user_id", "item_ids", "scores"):
+    for signature in ("serving_default", "recommend_history", "search_text", "embed_items", "embed_users", "recommend_candidates"):
+        assert f"signature_def['{signature}']" in out
+    for name in ("user_id", "item_ids", "scores", "history", "query", "item_id", "embeddings", "modality_weights"):
         assert f"['{name}']" in out
 
 

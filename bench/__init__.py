@@ -1,0 +1,1 @@
+"""braidrec benchmarks: peers, harness and results (``make bench-quality``)."""

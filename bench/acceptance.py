@@ -1,0 +1,42 @@
+"""The issue's acceptance floors, checked on the aggregated rows (means over seeds)."""
+
+from __future__ import annotations
+
+PRODUCT = "braidrec attention"
+SEQUENTIAL = {"SASRec"}
+CONTENT_PEER = "LightFM WARP + features"
+
+
+def _mean(rows: list[dict], dataset: str, method: str, key: str) -> float | None:
+    for row in rows:
+        if row["dataset"] == dataset and row["method"] == method and key in row:
+            return row[key]["mean"]
+    return None
+
+
+def check(rows: list[dict]) -> list[str]:
+    """One line per floor that can be checked with the rows present: value, floor, PASS/FAIL.
+
+    ml100k: warm R@10 and N@10 >= 1.25x the best non-sequential peer's and >= SASRec's;
+    cold R@10 >= 1.5x LightFM-with-features'. synthetic: warm R@10 >= 0.8x the oracle's.
+    """
+    lines = []
+
+    def floor(label: str, value: float | None, needed: float | None) -> None:
+        if value is not None and needed is not None:
+            lines.append(f"{label}: {value:.3f} vs floor {needed:.3f}: {'PASS' if value >= needed else 'FAIL'}")
+
+    for key, short in (("warm recall@10", "warm R@10"), ("warm ndcg@10", "warm N@10")):
+        ours = _mean(rows, "ml100k", PRODUCT, key)
+        peers = [r[key]["mean"] for r in rows if r["dataset"] == "ml100k" and r["kind"] == "peer"
+                 and r["method"] not in SEQUENTIAL and key in r]
+        floor(f"ml100k {short} >= 1.25x best non-sequential peer", ours, 1.25 * max(peers) if peers else None)
+        sasrec = _mean(rows, "ml100k", "SASRec", key)
+        floor(f"ml100k {short} >= SASRec", ours, sasrec)
+    content = _mean(rows, "ml100k", CONTENT_PEER, "cold recall@10")
+    floor("ml100k cold R@10 >= 1.5x LightFM + features", _mean(rows, "ml100k", PRODUCT, "cold recall@10"),
+          1.5 * content if content is not None else None)
+    oracle = _mean(rows, "synthetic", "oracle", "warm recall@10")
+    floor("synthetic warm R@10 >= 0.8x oracle", _mean(rows, "synthetic", PRODUCT, "warm recall@10"),
+          0.8 * oracle if oracle is not None else None)
+    return lines

@@ -1,0 +1,1 @@
+"""Peers of the quality benchmark: one module per family, each ``fit_*(data, seed) -> Scorer``."""

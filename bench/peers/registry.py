@@ -1,0 +1,32 @@
+"""Peer names (the ``--peers`` flag of the harness) -> fit functions ``(EvalData, seed) -> Scorer``."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+# name -> (module, function, keyword arguments); modules are imported only when the
+# peer runs, so a missing optional package fails just the peer that needs it.
+_PEERS = {
+    "popularity": ("bench.peers.popularity", "fit_popularity", {}),
+    "als": ("bench.peers.implicit_mf", "fit_als", {}),
+    "bpr": ("bench.peers.implicit_mf", "fit_bpr", {}),
+    "lightfm": ("bench.peers.lightfm_warp", "fit_lightfm", {"features": False}),
+    "lightfm_features": ("bench.peers.lightfm_warp", "fit_lightfm", {"features": True}),
+    "tfrs_basic": ("bench.peers.tfrs_basic", "fit_tfrs_basic", {}),
+    "sasrec": ("bench.peers.sasrec", "fit_sasrec", {}),
+}
+PEERS = tuple(_PEERS)
+QUICK_PEERS = ("popularity", "als", "lightfm_features", "sasrec")
+
+
+def fit_function(name: str):
+    """The fit function of peer ``name``.
+
+    Raises:
+        KeyError: an unknown name (the message lists the known ones).
+    """
+    if name not in _PEERS:
+        raise KeyError(f"unknown peer '{name}' (known: {', '.join(PEERS)})")
+    module, function, kwargs = _PEERS[name]
+    return functools.partial(getattr(importlib.import_module(module), function), **kwargs)

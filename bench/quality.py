@@ -1,0 +1,133 @@
+"""``make bench-quality``: braidrec and its peers on the same splits, mean ± std over seeds.
+
+Usage::
+
+    python -m bench.quality --datasets synthetic,ml100k --seeds 0,1,2 [--peers als,sasrec] [--variants attention,sum] [--quick]
+
+Every peer and braidrec variant is trained on the features ``braid extract``
+wrote and scored with braidrec's own evaluation (``EvalData`` tasks,
+``evaluate_ranking``); val is used for tuning and early stopping, test is
+reported. Results go to ``bench/results/quality.{md,json,png}``, rewritten after
+every run so an interrupted benchmark still leaves its finished rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+
+from bench import datasets, report
+from bench.peers.base import evaluate_scorer
+from bench.peers.registry import PEERS, QUICK_PEERS, fit_function
+from bench.variants import QUICK_VARIANTS, VARIANTS, run_variant
+from braidrec.data.synth import GroundTruth
+from braidrec.features import contract
+from braidrec.models.evaluate import EvalData, baseline_metrics
+
+KS = [10, 20]
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _names(value: str | None, known, default) -> list[str]:
+    if value is None:
+        return list(default)
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown name(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The harness's flags."""
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", default="synthetic,ml100k", help="comma list of: " + ", ".join(datasets.DATASETS))
+    parser.add_argument("--seeds", default="0,1,2", help="comma list of integer seeds")
+    parser.add_argument("--peers", default=None, help="comma list of: " + ", ".join(PEERS) + " ('' for none)")
+    parser.add_argument("--variants", default=None, help="comma list of: " + ", ".join(VARIANTS) + " ('' for none)")
+    parser.add_argument("--quick", action="store_true", help="seed 0 only, fewer peers and variants (a smoke run)")
+    parser.add_argument("--work", default="runs/bench", help="datasets, features and models go here")
+    parser.add_argument("--ml100k-src", default=str(datasets.DEFAULT_ML100K), help="the MovieLens 100K folder")
+    parser.add_argument("--out", default=str(RESULTS), help="results directory")
+    parser.add_argument("--fresh", action="store_true", help="re-create datasets and features")
+    parser.add_argument("--keep-other-datasets", action="store_true",
+                        help="keep the runs of datasets not in --datasets from an existing OUT/quality.json")
+    return parser.parse_args(argv)
+
+
+def _oracle(features: Path, data: EvalData) -> dict | None:
+    manifest = json.loads((features / contract.MANIFEST).read_text())
+    dataset_dir = Path(manifest["dataset"])
+    truth = GroundTruth.load(dataset_dir) if (dataset_dir / "dataset.yaml").is_file() else None
+    return baseline_metrics(data, KS, truth).get("oracle") if truth is not None else None
+
+
+def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: list[int], records: list, notes: list) -> None:
+    """Runs every peer and variant on dataset ``name`` for every seed, appending to ``records``."""
+    features = datasets.prepare(name, Path(args.work), Path(args.ml100k_src), args.fresh)
+    data = EvalData.load(features)
+    oracle = _oracle(features, data)
+    if oracle is not None:
+        records.append({"dataset": name, "method": "oracle", "kind": "reference", "seed": None, **oracle, "seconds": 0.0})
+    for seed in seeds:
+        for peer in peers:
+            started = time.time()
+            scorer = fit_function(peer)(data, seed)
+            seconds = time.time() - started
+            metrics = evaluate_scorer(scorer, data, KS)
+            records.append({"dataset": name, "method": scorer.name, "kind": "peer", "seed": seed, **metrics,
+                            "seconds": round(seconds, 1), "info": scorer.info})
+            _progress(name, scorer.name, seed, metrics, seconds)
+            report.write_results(records, notes, Path(args.out), chart_png=False)
+        for variant in variants:
+            result = run_variant(features, Path(args.work) / name / "models" / f"{variant}-{seed}", variant, seed, KS)
+            if "skipped" in result:
+                note = f"{name}: braidrec {variant} skipped: {result['skipped']}"
+                if note not in notes:
+                    notes.append(note)
+                continue
+            metrics = result["metrics"]
+            records.append({
+                "dataset": name, "method": f"braidrec {variant}", "kind": "braidrec", "seed": seed,
+                **metrics["braidrec"], "seconds": result["seconds"],
+                "info": {"best_epoch": result["history"].get("best_epoch"),
+                         **{k: metrics[k] for k in ("alignment", "attention", "robustness", "coverage@10") if k in metrics}},
+            })
+            _progress(name, f"braidrec {variant}", seed, metrics["braidrec"], result["seconds"])
+            report.write_results(records, notes, Path(args.out), chart_png=False)
+
+
+def _progress(dataset: str, method: str, seed: int, metrics: dict, seconds: float) -> None:
+    warm, cold = metrics["warm"], metrics.get("cold", {})
+    print(f"[{time.strftime('%H:%M:%S')}] {dataset} {method} seed {seed}: warm R@10 {warm['recall@10']:.4f} "
+          f"N@10 {warm['ndcg@10']:.4f} cold R@10 {cold.get('recall@10', float('nan')):.4f} ({seconds:.0f} s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark; returns the process exit code."""
+    args = parse_args(argv)
+    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
+    peers = _names(args.peers, PEERS, QUICK_PEERS if args.quick else PEERS)
+    variants = _names(args.variants, list(VARIANTS), QUICK_VARIANTS if args.quick else list(VARIANTS))
+    names = _names(args.datasets, datasets.DATASETS, datasets.DATASETS)
+    records: list[dict] = []
+    notes: list[str] = []
+    previous = Path(args.out) / "quality.json"
+    if args.keep_other_datasets and previous.is_file():
+        # Lets datasets be benchmarked in separate commands (or machines) into one table.
+        old = json.loads(previous.read_text())
+        records = [r for r in old["runs"] if r["dataset"] not in names]
+        notes = [n for n in old["notes"] if n.split(":")[0] not in names]
+    for name in names:
+        run_dataset(name, args, peers, variants, seeds, records, notes)
+    rows = report.write_results(records, notes, Path(args.out))
+    print(report.markdown(rows, notes))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

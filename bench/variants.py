@@ -1,0 +1,75 @@
+"""braidrec's ablation variants: one trained and evaluated model per (variant, seed).
+
+Each variant is a set of ``section.field`` overrides of the default
+:class:`~braidrec.config.RunConfig`, the same names as the ``braid`` flags.
+A variant whose field does not exist in this checkout is reported as skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from braidrec.config import RunConfig
+
+# name -> overrides; "attention" is the default configuration (the product).
+VARIANTS: dict[str, dict[str, object]] = {
+    "attention": {"model.fusion": "attention"},
+    "sum": {"model.fusion": "sum"},
+    "concat": {"model.fusion": "concat"},
+    "no_alignment": {"train.alignment_weight": 0.0},
+    "no_image": {"model.disabled_modalities": ["image"]},
+    "no_text": {"model.disabled_modalities": ["text"]},
+}
+QUICK_VARIANTS = ("attention", "sum", "no_alignment")
+
+
+def missing_fields(overrides: dict[str, object]) -> list[str]:
+    """The override keys that name no field of :class:`RunConfig`."""
+    missing = []
+    for dotted in overrides:
+        target = RunConfig()
+        for part in dotted.split("."):
+            if not dataclasses.is_dataclass(target) or part not in {f.name for f in dataclasses.fields(target)}:
+                missing.append(dotted)
+                break
+            target = getattr(target, part)
+    return missing
+
+
+def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[int]) -> dict:
+    """Trains and evaluates braidrec variant ``name`` with ``train.seed = seed``.
+
+    Args:
+        features: the features directory.
+        out_dir: where the model directory goes (replaced if present).
+        name: a key of :data:`VARIANTS`.
+        seed: training seed.
+        ks: cut-offs for the evaluation.
+
+    Returns:
+        ``{"metrics": evaluate_model_dir(...), "seconds": training seconds, "history": ...}``,
+        or ``{"skipped": reason}`` when a field of the variant is missing.
+    """
+    from braidrec.models.evaluate_run import evaluate_model_dir
+    from braidrec.models.train import train
+
+    overrides = VARIANTS[name]
+    missing = missing_fields(overrides)
+    if missing:
+        return {"skipped": f"config field(s) {', '.join(missing)} not in this checkout"}
+    config = RunConfig()
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        target = config
+        for part in parents:
+            target = getattr(target, part)
+        setattr(target, leaf, value)
+    config.train.seed = seed
+    config.train.verbose = 0
+    started = time.time()
+    history = train(features, out_dir, config)
+    seconds = time.time() - started
+    metrics = evaluate_model_dir(out_dir, None, ks)
+    return {"metrics": metrics, "seconds": round(seconds, 1), "history": history}

@@ -1,0 +1,128 @@
+"""Beyond accuracy: cross-modal alignment, robustness, fusion attention and coverage.
+
+Alignment is measured between the encoders' outputs (before fusion), which
+is where the alignment loss acts: a text and an image of the same item should
+be closer than those of two random items, and a text should retrieve its own
+item's image among all items that have both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
+
+from braidrec.features import contract
+from braidrec.models import ranking
+from braidrec.models.evaluate import EvalData, item_embeddings, model_metrics, user_embeddings
+from braidrec.models.two_tower import BraidModel, alignment_pairs
+
+IMAGE_NOISE_STD = 0.5
+TOP_CATEGORIES = 20
+
+
+def modality_embeddings(model: BraidModel, catalogue: contract.Catalogue, batch_size: int = 1024):
+    """(per-modality embeddings [items, M, dim], presence mask [items, M]) without id dropout."""
+    embs, masks = [], []
+    for start in range(0, len(catalogue), batch_size):
+        rows = np.arange(start, min(len(catalogue), start + batch_size))
+        out = model.item_tower.encode_all({k: tf.constant(v) for k, v in catalogue.take(rows).items()}, training=False)
+        embs.append(out["modalities"].numpy())
+        masks.append(out["mask"].numpy())
+    return np.concatenate(embs), np.concatenate(masks)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def cross_modal_recall(queries: np.ndarray, keys: np.ndarray, ks=(1, 10)) -> dict[str, float]:
+    """Share of queries whose own row (same index) is among the top-k keys by cosine."""
+    scores = _normalise(queries) @ _normalise(keys).T
+    own = np.diag(scores)
+    rank = (scores > own[:, None]).sum(axis=1)
+    return {f"recall@{k}": float((rank < k).mean()) for k in ks}
+
+
+def alignment_report(model: BraidModel, catalogue: contract.Catalogue) -> dict:
+    """Paired-minus-random cosine gap per aligned pair; text<->image retrieval.
+
+    Returns:
+        ``{"pairs": {"text~image": {"paired", "random", "gap", "items"}, ...},
+        "text_to_image": {...}, "image_to_text": {...}}``.
+    """
+    embs, mask = modality_embeddings(model, catalogue)
+    names = model.item_tower.modalities
+    report: dict = {"pairs": {}}
+    rng = np.random.default_rng(0)
+    for a, b in alignment_pairs(names):
+        both = mask[:, a] & mask[:, b]
+        if both.sum() < 2:
+            continue
+        left, right = _normalise(embs[both, a]), _normalise(embs[both, b])
+        paired = float(np.mean(np.sum(left * right, axis=1)))
+        shuffled = right[rng.permutation(len(right))]
+        unrelated = float(np.mean(np.sum(left * shuffled, axis=1)))
+        report["pairs"][f"{names[a]}~{names[b]}"] = {"paired": paired, "random": unrelated, "gap": paired - unrelated, "items": int(both.sum())}
+    text, image = names.index("text"), names.index("image")
+    both = mask[:, text] & mask[:, image]
+    if both.sum() >= 2:
+        report["text_to_image"] = {**cross_modal_recall(embs[both, text], embs[both, image]), "items": int(both.sum())}
+        report["image_to_text"] = {**cross_modal_recall(embs[both, image], embs[both, text]), "items": int(both.sum())}
+    return report
+
+
+def _with_features(data: EvalData, **changes: np.ndarray) -> EvalData:
+    features = {**data.catalogue.features, **changes}
+    return dataclasses.replace(data, catalogue=dataclasses.replace(data.catalogue, features=features))
+
+
+def robustness_report(model: BraidModel, data: EvalData, ks: list[int]) -> dict:
+    """Warm and cold Recall@10 with images removed, text removed, and noisy image inputs.
+
+    Noise is Gaussian with ``IMAGE_NOISE_STD`` times each image feature's
+    standard deviation over the catalogue (seeded).
+    """
+    feats = data.catalogue.features
+    image = feats[contract.IMAGE]
+    noise = np.random.default_rng(0).normal(size=image.shape) * image.std(axis=0, keepdims=True) * IMAGE_NOISE_STD
+    variants = {
+        "no_image": _with_features(data, **{contract.HAS_IMAGE: np.zeros_like(feats[contract.HAS_IMAGE])}),
+        "no_text": _with_features(data, **{contract.HAS_TEXT: np.zeros_like(feats[contract.HAS_TEXT])}),
+        "image_noise": _with_features(data, **{contract.IMAGE: (image + noise).astype(np.float32)}),
+    }
+    out = {}
+    for name, variant in variants.items():
+        metrics = model_metrics(model, variant, ks)
+        out[name] = {"warm_recall@10": metrics["warm"]["recall@10"], "cold_recall@10": metrics["cold"]["recall@10"]}
+    return out
+
+
+def attention_report(weights: np.ndarray, modalities: list[str], catalogue: contract.Catalogue) -> dict:
+    """Mean fusion weight per modality, overall and per categorical token (the most frequent ones)."""
+    overall = {name: float(v) for name, v in zip(modalities, weights.mean(axis=0))}
+    tokens = catalogue.features.get(contract.CATEGORICAL)
+    per_category = {}
+    if tokens is not None:
+        decoded = [[t.decode() if isinstance(t, bytes) else str(t) for t in row if t] for row in tokens]
+        for token, _ in Counter(t for row in decoded for t in set(row)).most_common(TOP_CATEGORIES):
+            rows = [i for i, row in enumerate(decoded) if token in row]
+            per_category[token] = {name: float(v) for name, v in zip(modalities, weights[rows].mean(axis=0))}
+    return {"overall": overall, "per_category": per_category}
+
+
+def coverage_at_k(model: BraidModel, data: EvalData, k: int = 10, batch_size: int = 1024) -> float:
+    """Share of the catalogue that appears in at least one test user's warm top-k."""
+    items, _ = item_embeddings(model, data.catalogue, batch_size)
+    ids, hist, _, candidates = data.warm_task(contract.SPLIT_TEST)
+    users = user_embeddings(model, ids, hist, batch_size)
+    seen: set[int] = set()
+    for start in range(0, len(ids), batch_size):
+        rows = np.arange(start, min(len(ids), start + batch_size))
+        top = ranking.top_k(users[rows] @ items.T, candidates(rows), k)
+        seen.update(int(i) for i in top.ravel() if i >= 0)
+    return len(seen) / len(data.catalogue)

@@ -1,0 +1,86 @@
+"""The user tower: order-aware attention over the history, SASRec style."""
+
+from __future__ import annotations
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
+import tf_keras as keras
+
+from braidrec.config import ModelConfig
+from braidrec.features import contract
+from braidrec.models import encoders
+from braidrec.models.pooling import MaskedAttentionPooling
+
+POOLINGS = ("attention", "last")
+
+
+class HistoryBlock(keras.layers.Layer):
+    """One Transformer block over the history: causal self-attention, then a point-wise MLP.
+
+    Position ``i`` attends only to known items at positions ``<= i`` (the most
+    recent item is last), as in SASRec.
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = keras.layers.MultiHeadAttention(heads, max(1, dim // heads), dropout=dropout, name="attention")
+        self.norm1 = keras.layers.LayerNormalization(name="norm1")
+        self.mlp = keras.Sequential([keras.layers.Dense(dim, activation="relu"), keras.layers.Dropout(dropout), keras.layers.Dense(dim)], name="mlp")
+        self.norm2 = keras.layers.LayerNormalization(name="norm2")
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def call(self, sequence, known, training=False):
+        length = tf.shape(sequence)[1]
+        causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+        # Each position may always see itself, so a row never attends to nothing.
+        allowed = (causal[None] & known[:, None, :]) | tf.eye(length, dtype=tf.bool)[None]
+        attended = self.attention(sequence, sequence, attention_mask=allowed, training=training)
+        sequence = self.norm1(sequence + self.dropout(attended, training=training))
+        sequence = self.norm2(sequence + self.dropout(self.mlp(sequence, training=training), training=training))
+        return sequence * tf.cast(known, sequence.dtype)[..., None]
+
+
+class UserTower(keras.layers.Layer):
+    """User id and recent history -> L2-normalised embedding.
+
+    History items (most recent last, padded on the left with ``''``) are embedded
+    with the item tower's id embedding plus a learned embedding of their
+    position from the end, pass ``model.history_blocks`` causal self-attention
+    blocks, and are reduced by attention pooling or by taking the most recent
+    position (``model.history_pooling``). Items unknown to the id vocabulary
+    are masked. A user unseen in training (out-of-vocabulary id) is served from
+    the history alone: the user id is dropped at random during training so the
+    tower learns to.
+    """
+
+    def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, max_history: int, item_ids: encoders.IdEncoder, **kwargs):
+        super().__init__(**kwargs)
+        if config.history_pooling not in POOLINGS:
+            raise ValueError(f"model.history_pooling '{config.history_pooling}' is not one of {POOLINGS}")
+        dim = config.embedding_dim
+        self.max_history = max_history
+        self.id_dropout = config.id_dropout
+        self.pooling = config.history_pooling
+        self.item_ids = item_ids
+        self.user_ids = encoders.IdEncoder(vocab.users, dim, name="user_id")
+        self.positions = keras.layers.Embedding(max_history, dim, name="positions")
+        self.input_dropout = keras.layers.Dropout(config.dropout)
+        self.blocks = [HistoryBlock(dim, config.history_heads, config.dropout, name=f"block{b}") for b in range(config.history_blocks)]
+        self.pool = MaskedAttentionPooling(dim, name="pool")
+        self.output_projection = keras.layers.Dense(dim, name="output")
+
+    def call(self, inputs, training=False):
+        history = inputs["history"][:, -self.max_history:]
+        item_emb, known = self.item_ids(history)
+        length = tf.shape(history)[1]
+        sequence = item_emb + self.positions(tf.range(length - 1, -1, -1))[None]
+        sequence = self.input_dropout(sequence, training=training) * tf.cast(known, item_emb.dtype)[..., None]
+        for block in self.blocks:
+            sequence = block(sequence, known, training=training)
+        pooled = self.pool(sequence, known) if self.pooling == "attention" else sequence[:, -1]
+        user_emb, user_known = self.user_ids(inputs[contract.USER_ID])
+        if training and self.id_dropout > 0:
+            user_known &= tf.random.uniform(tf.shape(user_known)) >= self.id_dropout
+        # An unknown user's id row was never trained: leave it out rather than add noise.
+        user_emb *= tf.cast(user_known, user_emb.dtype)[:, None]
+        return tf.math.l2_normalize(self.output_projection(tf.concat([pooled, user_emb], axis=-1)), axis=-1)

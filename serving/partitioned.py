@@ -1,0 +1,107 @@
+"""A partitioned (IVF-style) top-k index built from core TensorFlow ops only.
+
+At export the catalogue is clustered by spherical k-means (NumPy) into
+``cells``; items are stored sorted by cell, with the cell boundaries. A query
+scores the centroids, probes its ``nprobe`` best cells and re-scores exactly
+the items in them. Because only ``MatMul``, ``TopKV2``, ``RaggedRange``,
+``GatherV2`` and ``RaggedTensorToTensor`` run, stock TF Serving loads it
+(ScaNN's custom ops would not load there; see STACK_NOTES.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
+
+from braidrec.serving.index import NEG_INF, mask_known, pad_top_k
+
+
+def default_cells(items: int) -> int:
+    """About ``2 * sqrt(items)`` cells: ~500 items per cell at 1M, a few per cell when tiny."""
+    return max(1, min(items, int(round(2 * np.sqrt(items)))))
+
+
+def _assign(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    out = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), chunk):
+        out[start : start + chunk] = np.argmax(x[start : start + chunk] @ centroids.T, axis=1)
+    return out
+
+
+def spherical_kmeans(x: np.ndarray, cells: int, iterations: int = 12, sample: int = 100_000, seed: int = 0) -> np.ndarray:
+    """Unit-norm centroids [cells, dim] maximising the dot product with their members.
+
+    Trained on a seeded sample of at most ``sample`` rows (the full assignment
+    is one pass afterwards); an emptied cell is re-seeded at a random row so
+    every cell stays in use.
+    """
+    rng = np.random.default_rng(seed)
+    train = x[rng.choice(len(x), size=min(sample, len(x)), replace=False)]
+    centroids = train[rng.choice(len(train), size=cells, replace=False)].copy()
+    for _ in range(iterations):
+        members = _assign(train, centroids)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, members, train)
+        counts = np.bincount(members, minlength=cells)
+        empty = counts == 0
+        sums[empty] = train[rng.choice(len(train), size=int(empty.sum()))]
+        centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return centroids.astype(np.float32)
+
+
+class PartitionedIndex(tf.Module):
+    """Approximate top-k: probe the ``nprobe`` nearest cells, re-score their items exactly.
+
+    Args:
+        embeddings: float32 [items, dim] (L2-normalised), catalogue row order.
+        cells: number of k-means cells (0: :func:`default_cells`).
+        nprobe: cells searched per query (capped at ``cells``).
+        seed: k-means seed (the export is reproducible).
+    """
+
+    def __init__(self, embeddings: np.ndarray, cells: int = 0, nprobe: int = 16, seed: int = 0):
+        super().__init__(name="partitioned")
+        embeddings = np.asarray(embeddings, np.float32)
+        self.size = int(len(embeddings))
+        cells = min(cells or default_cells(self.size), self.size)
+        self.nprobe = int(min(max(nprobe, 1), cells))
+        centroids = spherical_kmeans(embeddings, cells, seed=seed)
+        members = _assign(embeddings, centroids)
+        order = np.argsort(members, kind="stable")
+        splits = np.concatenate([[0], np.cumsum(np.bincount(members, minlength=cells))])
+        self.cell_sizes = np.diff(splits)
+        self.centroids = tf.Variable(centroids, trainable=False, name="centroids")
+        self.sorted_embeddings = tf.Variable(embeddings[order], trainable=False, name="sorted_embeddings")
+        self.sorted_rows = tf.Variable(order.astype(np.int32), trainable=False, name="sorted_rows")
+        self.positions = tf.Variable(np.argsort(order).astype(np.int32), trainable=False, name="positions")
+        self.splits = tf.Variable(splits.astype(np.int64), trainable=False, name="splits")
+
+    def embeddings_of(self, rows: tf.Tensor) -> tf.Tensor:
+        """Embeddings [n, dim] of catalogue ``rows`` (all valid)."""
+        return tf.gather(self.sorted_embeddings, tf.gather(self.positions, rows))
+
+    def candidates(self, queries: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(rows [batch, C], exact scores [batch, C]) of the items in each query's probed cells.
+
+        C is the largest candidate count in the batch; shorter rows are padded
+        with row -1 and score ``NEG_INF``.
+        """
+        probe = tf.math.top_k(tf.matmul(queries, self.centroids, transpose_b=True), k=self.nprobe).indices
+        starts = tf.gather(self.splits, probe)
+        limits = tf.gather(self.splits, probe + 1)
+        positions = tf.ragged.range(tf.reshape(starts, [-1]), tf.reshape(limits, [-1])).flat_values
+        counts = tf.reduce_sum(limits - starts, axis=1)
+        query_of = tf.repeat(tf.range(tf.shape(queries)[0], dtype=tf.int64), counts)
+        flat_scores = tf.reduce_sum(tf.gather(self.sorted_embeddings, positions) * tf.gather(queries, query_of), axis=1)
+        scores = tf.RaggedTensor.from_row_lengths(flat_scores, counts).to_tensor(default_value=NEG_INF)
+        rows = tf.RaggedTensor.from_row_lengths(tf.gather(self.sorted_rows, positions), counts).to_tensor(default_value=-1)
+        return rows, scores
+
+    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
+        """(rows [batch, k], scores [batch, k]) best first, ``known`` rows (padded -1) excluded."""
+        rows, scores = self.candidates(queries)
+        scores = mask_known(rows, scores, known)
+        top = tf.math.top_k(scores, k=tf.minimum(k, tf.shape(scores)[1]))
+        return pad_top_k(tf.gather(rows, top.indices, batch_dims=1), top.values, k)

@@ -1,0 +1,89 @@
+"""The benchmark's peer adapters on the tiny synthetic run (needs the bench extra)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("implicit", reason="bench extra not installed: pip install -e '.[bench]'")
+pytest.importorskip("lightfm", reason="bench extra not installed: pip install -e '.[bench]'")
+
+from bench.peers.base import Scorer, TrainMatrix, evaluate_scorer  # noqa: E402
+from bench.peers.lightfm_warp import LightFMConfig, fit_lightfm, item_feature_matrix  # noqa: E402
+from bench.peers.popularity import fit_popularity  # noqa: E402
+from bench.peers.sasrec import SASRecConfig, fit_sasrec, training_windows  # noqa: E402
+from braidrec.features import contract  # noqa: E402
+from braidrec.models.evaluate import EvalData, baseline_metrics  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data(tiny_run) -> EvalData:
+    return EvalData.load(tiny_run["features"])
+
+
+def test_train_matrix_counts_match_eval_data(data):
+    train = TrainMatrix.build(data)
+    assert train.matrix.shape[1] == len(data.catalogue)
+    np.testing.assert_array_equal(np.asarray(train.matrix.sum(axis=0)).ravel(), data.train_counts)
+    assert train.rows_of(np.array(["no-such-user"])).tolist() == [-1]
+
+
+def test_popularity_matches_braidrec_baseline(data):
+    ours = evaluate_scorer(fit_popularity(data, 0), data, [10])["warm"]
+    assert ours == baseline_metrics(data, [10])["popularity"]["warm"]
+
+
+def test_perfect_scorer_and_random_cold(data):
+    ids, _, relevant, _ = data.warm_task(contract.SPLIT_TEST)
+    wanted = {u: next(iter(r)) for u, r in zip(ids.tolist(), relevant)}
+
+    def score(user_ids, histories):
+        out = np.zeros((len(user_ids), len(data.catalogue)))
+        out[np.arange(len(user_ids)), [wanted.get(u, 0) for u in user_ids.tolist()]] = 1.0
+        return out
+
+    metrics = evaluate_scorer(Scorer("perfect", score), data, [10])
+    assert metrics["warm"]["recall@10"] == pytest.approx(1.0)
+    assert metrics["cold"]["random"] is True
+    assert 0 < metrics["cold"]["recall@10"] < 1
+
+
+def test_item_features_normalised_and_cold_rows_have_no_identity(data):
+    warm = data.train_counts > 0
+    matrix, names = item_feature_matrix(data.catalogue, identity_weight=0.4, warm_rows=warm)
+    n = len(data.catalogue)
+    assert matrix.shape == (n, len(names))
+    identity = matrix[:, :n].diagonal()
+    np.testing.assert_allclose(identity, np.where(warm, 0.4, 0.0))
+    has_content = np.asarray(matrix[:, n:].sum(axis=1)).ravel() > 0
+    np.testing.assert_allclose(np.asarray(matrix.sum(axis=1)).ravel()[has_content], 1.0, rtol=1e-5)
+
+
+def test_sasrec_windows_by_hand():
+    users = [contract.UserHistory("u", ["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1])]
+    fake = SimpleNamespace(histories=users, index={k: i for i, k in enumerate("abcde")})
+    inputs, targets = training_windows(fake, length=2)
+    # Train items a b c d -> indices 1..4; windows from the recent end, left-padded with 0.
+    assert inputs.tolist() == [[2, 3], [0, 1]]
+    assert targets.tolist() == [[3, 4], [0, 2]]
+
+
+@pytest.mark.parametrize(
+    "fit, cold",
+    [
+        (lambda d: __import__("bench.peers.implicit_mf", fromlist=["x"]).fit_als(d, 0), False),
+        (lambda d: fit_lightfm(d, 0, False, LightFMConfig(components=8, max_epochs=2)), False),
+        (lambda d: fit_lightfm(d, 0, True, LightFMConfig(components=8, max_epochs=2)), True),
+        (lambda d: fit_sasrec(d, 0, SASRecConfig(dim=16, max_epochs=2, batch_size=64)), False),
+        (lambda d: __import__("bench.peers.tfrs_basic", fromlist=["x"]).fit_tfrs_basic(d, 0, epochs=2), False),
+    ],
+    ids=["als", "lightfm", "lightfm_features", "sasrec", "tfrs_basic"],
+)
+def test_peer_scores_every_catalogue_item(data, fit, cold):
+    scorer = fit(data)
+    ids, hist, _, _ = data.warm_task(contract.SPLIT_TEST)
+    scores = scorer.score(ids[:5], hist[:5])
+    assert scores.shape == (5, len(data.catalogue)) and np.isfinite(scores).all()
+    metrics = evaluate_scorer(scorer, data, [10])
+    assert 0.0 <= metrics["warm"]["recall@10"] <= 1.0
+    assert scorer.scores_cold is cold and metrics["cold"].get("random", False) is not cold

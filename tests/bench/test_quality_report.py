@@ -1,0 +1,58 @@
+"""The benchmark's aggregation, report files and variant overrides."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import report
+from bench.variants import VARIANTS, missing_fields
+
+
+def _run(method, seed, r10, cold=None):
+    out = {"dataset": "d", "method": method, "kind": "peer", "seed": seed, "seconds": 2.0,
+           "warm": {"recall@10": r10, "ndcg@10": r10 / 2}}
+    if cold is not None:
+        out["cold"] = cold
+    return out
+
+
+def test_aggregate_mean_and_std_by_hand():
+    rows = report.aggregate([_run("a", 0, 0.1, {"recall@10": 0.05, "random": True}), _run("a", 1, 0.3, {"recall@10": 0.05, "random": True}), _run("b", 0, 0.2)])
+    a, b = rows
+    assert a["seeds"] == 2 and a["warm recall@10"]["mean"] == pytest.approx(0.2)
+    assert a["warm recall@10"]["std"] == pytest.approx(np.std([0.1, 0.3]))
+    assert a["cold random"] is True and "cold recall@10" not in b
+
+
+def test_write_results_files(tmp_path):
+    pytest.importorskip("matplotlib", reason="bench extra not installed: pip install -e '.[bench]'")
+    report.write_results([_run("a", 0, 0.1), _run("b", 0, 0.2)], ["a note"], tmp_path)
+    text = (tmp_path / "quality.md").read_text()
+    assert "| a | peer | 1 | 0.100 ± 0.000 |" in text and "- a note" in text
+    assert len(json.loads((tmp_path / "quality.json").read_text())["runs"]) == 2
+    assert (tmp_path / "quality.png").stat().st_size > 1000
+
+
+def test_missing_fields():
+    assert missing_fields({"model.fusion": "sum", "model.nope": 1, "nosection.x": 2}) == ["model.nope", "nosection.x"]
+    assert missing_fields(VARIANTS["attention"]) == []
+
+
+def test_acceptance_floors():
+    from bench.acceptance import check
+
+    def row(dataset, method, kind, r10, cold=None):
+        out = {"dataset": dataset, "method": method, "kind": kind, "warm recall@10": {"mean": r10}, "warm ndcg@10": {"mean": r10 / 2}}
+        if cold is not None:
+            out["cold recall@10"] = {"mean": cold}
+        return out
+
+    rows = [row("ml100k", "braidrec attention", "braidrec", 0.20, 0.30), row("ml100k", "implicit ALS", "peer", 0.11),
+            row("ml100k", "SASRec", "peer", 0.21), row("ml100k", "LightFM WARP + features", "peer", 0.13, 0.16),
+            row("synthetic", "oracle", "reference", 0.45), row("synthetic", "braidrec attention", "braidrec", 0.40)]
+    lines = check(rows)
+    assert "ml100k warm R@10 >= 1.25x best non-sequential peer: 0.200 vs floor 0.163: PASS" in lines
+    assert "ml100k warm R@10 >= SASRec: 0.200 vs floor 0.210: FAIL" in lines
+    assert "ml100k cold R@10 >= 1.5x LightFM + features: 0.300 vs floor 0.240: PASS" in lines
+    assert "synthetic warm R@10 >= 0.8x oracle: 0.400 vs floor 0.360: PASS" in lines

@@ -1,0 +1,129 @@
+"""Every signature of the tiny export, the op list, the warm-up file, models.config, the partitioned index."""
+
+import numpy as np
+import pytest
+
+import braidrec  # noqa: F401
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from braidrec.config import ExportConfig
+from braidrec.features import contract
+from braidrec.serving.export import build_module, save_module
+from braidrec.serving.index import BruteForceIndex
+from braidrec.serving.model_config import CONFIG_FILE, parse_model_config
+from braidrec.serving.partitioned import PartitionedIndex
+from braidrec.serving.warmup import read_warmup
+
+SIGNATURES = ["serving_default", "recommend_history", "recommend_candidates", "search_text", "embed_items", "embed_users"]
+
+
+@pytest.fixture(scope="module")
+def servable(tiny_run):
+    return tf.saved_model.load(str(tiny_run["export"]))
+
+
+@pytest.fixture(scope="module")
+def histories(tiny_run):
+    return {h.user_id: h.items for h in contract.load_histories(tiny_run["features"])}
+
+
+def test_every_signature_is_exported(servable):
+    assert set(SIGNATURES) <= set(servable.signatures)
+
+
+def test_recommend_history_excludes_the_history_and_ignores_unknown_items(servable, histories):
+    items = [i.decode() for i in servable.all_item_ids().numpy()]
+    history = tf.constant([["", items[0], items[1]], ["", "", "not-an-item"]])
+    ids = servable.signatures["recommend_history"](history=history)["item_ids"].numpy().astype(str)
+    assert ids.shape == (2, 10)
+    assert not {items[0], items[1]} & set(ids[0])
+    assert set(ids[1]) <= set(items)
+
+
+def test_search_text_finds_the_item_whose_text_is_the_query(servable, tiny_run):
+    catalogue = contract.load_catalogue(tiny_run["features"])
+    texts = [t.decode() if isinstance(t, bytes) else str(t) for t in catalogue.take(np.arange(len(catalogue)))[contract.TEXT]]
+    rows = [r for r, t in enumerate(texts) if t.strip()][:20]
+    out = servable.signatures["search_text"](query=tf.constant([texts[r] for r in rows]))["item_ids"].numpy().astype(str)
+    hits = np.mean([catalogue.item_ids[r] in set(out[i]) for i, r in enumerate(rows)])
+    # Random top-10 of 150 items would hit 1 in 15; the text path must do far better.
+    assert hits >= 0.3, hits
+
+
+def test_embed_items_returns_catalogue_embeddings_and_modality_weights(servable):
+    item = servable.all_item_ids().numpy()[:1]
+    out = servable.signatures["embed_items"](item_id=tf.constant([item[0], b"unknown"]))
+    np.testing.assert_allclose(np.linalg.norm(out["embeddings"].numpy()[0]), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(out["modality_weights"].numpy()[0].sum(), 1.0, rtol=1e-4)
+    assert out["found"].numpy().tolist() == [True, False]
+    assert not out["embeddings"].numpy()[1].any()
+
+
+def test_embed_users_score_equals_serving_default(servable):
+    user = servable.all_user_ids().numpy()[:1]
+    emb = servable.signatures["embed_users"](user_id=tf.constant(user))["embeddings"].numpy()
+    rec = servable.signatures["serving_default"](user_id=tf.constant(user))
+    items = servable.signatures["embed_items"](item_id=rec["item_ids"][0])["embeddings"].numpy()
+    np.testing.assert_allclose(items @ emb[0], rec["scores"].numpy()[0], rtol=1e-4, atol=1e-5)
+
+
+def _ops(export_dir):
+    proto = saved_model_pb2.SavedModel.FromString((export_dir / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    ops = {n.op for n in graph.node}
+    for function in graph.library.function:
+        ops |= {n.op for n in function.node_def}
+    return ops
+
+
+@pytest.fixture(scope="module")
+def partitioned_export(tiny_run, tmp_path_factory):
+    config = ExportConfig(index="partitioned", index_cells=8, index_nprobe=2)
+    return save_module(build_module(tiny_run["model"], 10, config=config), tmp_path_factory.mktemp("ivf"), "ivf")
+
+
+@pytest.mark.parametrize("kind, expected", [("brute_force", {"MatMul", "TopKV2"}), ("partitioned", {"RaggedRange", "RaggedTensorToTensor", "LowerBound"})])
+def test_graph_uses_only_core_tensorflow_ops(tiny_run, partitioned_export, kind, expected):
+    ops = _ops(tiny_run["export"] if kind == "brute_force" else partitioned_export)
+    assert expected <= ops
+    assert ops - set(dir(tf.raw_ops)) == set()
+
+
+def test_partitioned_export_serves_k_items_without_known_ones(partitioned_export, servable, histories):
+    users = [u.decode() for u in servable.all_user_ids().numpy()[:5]]
+    ids = tf.saved_model.load(str(partitioned_export)).signatures["serving_default"](user_id=tf.constant(users))["item_ids"].numpy().astype(str)
+    assert ids.shape == (5, 10)
+    for row, user in enumerate(users):
+        assert not set(ids[row]) & set(histories[user]) - {""}
+
+
+@pytest.mark.parametrize("signature", SIGNATURES)
+def test_warmup_file_parses_and_replays(tiny_run, servable, signature):
+    requests = {r.model_spec.signature_name: r for r in read_warmup(tiny_run["export"])}
+    assert set(requests) == set(servable.signatures)
+    request = requests[signature]
+    assert request.model_spec.name == "tiny"
+    out = servable.signatures[signature](**{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
+    assert all(v.shape[0] >= 1 for v in out.values())
+
+
+def test_models_config_names_the_export(tiny_run):
+    config = parse_model_config((tiny_run["export_base"] / CONFIG_FILE).read_text())
+    (model,) = config.model_config_list.config
+    assert (model.name, model.base_path, model.model_platform) == ("tiny", "/models/tiny", "tensorflow")
+
+
+@pytest.mark.parametrize("nprobe, min_recall", [(64, 1.0), (8, 0.8)])
+def test_partitioned_index_matches_brute_force(nprobe, min_recall):
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(32, 16))
+    items = centers[rng.integers(0, 32, 4000)] + 0.3 * rng.normal(size=(4000, 16))
+    items = (items / np.linalg.norm(items, axis=1, keepdims=True)).astype(np.float32)
+    queries = tf.constant(items[rng.integers(0, 4000, 50)] + 0.05)
+    known = tf.constant(np.tile(np.array([[3, -1]], np.int32), (50, 1)))
+    exact, _ = BruteForceIndex(items).top_k(queries, known, 10)
+    approx, _ = PartitionedIndex(items, cells=64, nprobe=nprobe).top_k(queries, known, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx.numpy(), exact.numpy())])
+    assert recall >= min_recall
+    assert not (approx.numpy() == 3).any()
