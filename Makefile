@@ -28,13 +28,16 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# Every benchmark; each reports ratios against a baseline run in the same command (results in bench/results/).
+bench: bench-extract bench-serve bench-quality
+
 # SavedModel, partitioned index, batch recommendation and server load against NumPy (~10 min).
 bench-serve: $(STAMP)
 	$(BIN)/python -m bench.bench_serve
 
 # Image decode + encode items/s: Beam multi-processing (2 workers) against a plain Python loop.
 bench-extract: $(STAMP)
-	$(BIN)/python -m bench.bench_extract
+	$(BIN)/python -m bench.bench_extract --images 8000
 
 # braidrec vs popularity, ALS, BPR, LightFM, TFRS two-tower, SASRec; ablations; 3 seeds (bench/README.md).
 # Installs the bench extra (implicit, lightfm-next, matplotlib). Smoke run: make bench-quality QUALITY_ARGS=--quick

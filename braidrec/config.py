@@ -78,6 +78,7 @@ class ModelConfig:
     text_embedding_dim: int = 64
     image_encoder: str = "descriptor"
     id_dropout: float = 0.3
+    modality_dropout: float = 0.0
     history_heads: int = 2
     history_blocks: int = 1
     history_pooling: str = "attention"

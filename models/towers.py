@@ -33,6 +33,7 @@ class ItemTower(keras.layers.Layer):
         super().__init__(**kwargs)
         dim = config.embedding_dim
         self.id_dropout = config.id_dropout
+        self.modality_dropout = config.modality_dropout
         self.image_dim = getattr(vocab, "image_dim", contract.IMAGE_DESCRIPTOR_DIM)
         self.text_embedding_dim = getattr(vocab, "text_embedding_dim", 0)
         self.thumbnail_bytes = extract.image_size * extract.image_size * 3
@@ -88,6 +89,12 @@ class ItemTower(keras.layers.Layer):
             embeddings.append(emb)
             masks.append(present)
         mask = tf.stack(masks, axis=1) & self.enabled[None]
+        if training and self.modality_dropout > 0:
+            # Each content modality is dropped at random, so no single one (e.g. text that
+            # memorises items) carries the embedding alone; at least one stays present.
+            kept = mask[:, 1:] & (tf.random.uniform(tf.shape(mask[:, 1:])) >= self.modality_dropout)
+            kept = tf.where(tf.reduce_any(kept, axis=1, keepdims=True), kept, mask[:, 1:])
+            mask = tf.concat([mask[:, :1], kept], axis=1)
         if training and self.id_dropout > 0:
             has_content = tf.reduce_any(mask[:, 1:], axis=1)
             drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout

@@ -17,15 +17,17 @@ SAMPLING_PROBABILITY = "sampling_probability"
 NEGATIVE_PROBABILITY = "negative_sampling_probability"
 
 
-def alignment_pairs(modalities: list[str]) -> list[tuple[int, int]]:
-    """Modality pairs the alignment loss pulls together.
+def alignment_pairs(modalities: list[str], disabled: list[str] = ()) -> list[tuple[int, int]]:
+    """Modality pairs the alignment loss pulls together (indices into ``modalities``).
 
     Image with each text modality, and every content modality with the id
     (behaviour) embedding, so content alone lands where behaviour would put an item.
+    Pairs with a disabled modality are left out.
     """
-    index = {name: i for i, name in enumerate(modalities)}
-    pairs = [(index[t], index["image"]) for t in ("text", "text_pretrained") if t in index]
-    pairs += [(i, index["id"]) for name, i in index.items() if name != "id"]
+    index = {name: i for i, name in enumerate(modalities) if name not in disabled}
+    pairs = [(index[t], index["image"]) for t in ("text", "text_pretrained") if t in index and "image" in index]
+    if "id" in index:
+        pairs += [(i, index["id"]) for name, i in index.items() if name != "id"]
     return pairs
 
 
@@ -45,7 +47,7 @@ class BraidModel(tfrs.Model):
         self.logq = train.logq_correction
         self.remove_hits = train.remove_accidental_hits
         self.alignment_weight = train.alignment_weight
-        self.pairs = alignment_pairs(self.item_tower.modalities)
+        self.pairs = alignment_pairs(self.item_tower.modalities, model.disabled_modalities)
         self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
         self.alignment_task = tfrs.tasks.Retrieval(temperature=train.alignment_temperature, remove_accidental_hits=True)
 
@@ -62,9 +64,16 @@ class BraidModel(tfrs.Model):
             left = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, a], both), axis=-1)
             right = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, b], both), axis=-1)
             ids = tf.boolean_mask(item_ids, both)
-            losses.append(self.alignment_task(left, right, candidate_ids=ids, compute_metrics=False))
-            losses.append(self.alignment_task(right, left, candidate_ids=ids, compute_metrics=False))
-        return tf.add_n(losses) / len(losses)
+            # A batch may hold no item with both modalities; the task cannot take an empty batch.
+            losses.append(tf.cond(
+                tf.reduce_any(both),
+                lambda left=left, right=right, ids=ids: (
+                    self.alignment_task(left, right, candidate_ids=ids, compute_metrics=False)
+                    + self.alignment_task(right, left, candidate_ids=ids, compute_metrics=False)
+                ),
+                lambda: tf.constant(0.0),
+            ))
+        return tf.add_n(losses) / (2 * len(losses))
 
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         targets = self.prefixed(inputs, TARGET_PREFIX)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import time
@@ -17,15 +16,7 @@ from braidrec.data import validate
 from braidrec.features import contract
 from braidrec.pipeline.encoders import describe_encoders
 from braidrec.pipeline.extract import COUNTS_FILE, build_extract_pipeline
-from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from braidrec.pipeline.fileutil import replace_dir, sha256_file, temp_dir_beside
 
 
 def _schema(num_numeric: int, encoder_info: dict) -> dict:
@@ -85,7 +76,7 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
         inputs = [spec.root / "dataset.yaml"] + [spec.root / t.path for t in (spec.items, spec.interactions, spec.users) if t]
         manifest = {
             "dataset": str(spec.root),
-            "inputs": {str(path.relative_to(spec.root)): _sha256(path) for path in inputs},
+            "inputs": {str(path.relative_to(spec.root)): sha256_file(path) for path in inputs},
             "config": dataclasses.asdict(config),
             "beam_args": beam_args or [],
             "counts": counts,

@@ -1,7 +1,8 @@
-"""Atomic directory output: build beside the target, then swap it in with renames."""
+"""File helpers: atomic directory output (build beside the target, then rename) and hashing."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -40,3 +41,12 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -11,12 +11,13 @@ Nothing is downloaded: ``minilm`` means the folder shipped by the PyPI package
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from braidrec.pipeline.fileutil import sha256_file
 
 MINILM = "minilm"
 # sha256 of sentence-transformers/all-MiniLM-L6-v2 model.safetensors upstream (STACK_NOTES.md).
@@ -29,14 +30,6 @@ SQRT_HALF = math.sqrt(0.5)
 
 class TextEncoderError(ValueError):
     """The text encoder's model folder is missing, incomplete, or not the expected weights."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_model_dir(name: str) -> tuple[Path, str | None]:
@@ -92,7 +85,7 @@ class SentenceEncoder:
         from tokenizers import Tokenizer
 
         model_dir = Path(model_dir)
-        self.sha256 = _sha256(model_dir / WEIGHTS)
+        self.sha256 = sha256_file(model_dir / WEIGHTS)
         if expected_sha256 and self.sha256 != expected_sha256:
             raise TextEncoderError(f"{model_dir / WEIGHTS}: sha256 {self.sha256} is not the expected "
                                    f"{expected_sha256}; reinstall the model package")

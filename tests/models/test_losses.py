@@ -48,3 +48,11 @@ def test_logq_correction_and_accidental_hits():
 )
 def test_alignment_pairs(modalities, expected):
     assert alignment_pairs(modalities) == expected
+
+
+@pytest.mark.parametrize(
+    "disabled, expected",
+    [(["text"], [(2, 0), (3, 0)]), (["image"], [(1, 0), (3, 0)]), (["id"], [(1, 2)]), (["id", "image"], [])],
+)
+def test_alignment_pairs_skip_disabled_modalities(disabled, expected):
+    assert alignment_pairs(["id", "text", "image", "categorical"], disabled) == expected
