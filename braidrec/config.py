@@ -81,6 +81,7 @@ class ModelConfig:
     modality_dropout: float = 0.0
     history_heads: int = 2
     history_blocks: int = 1
+    history_causal: bool = True
     history_pooling: str = "attention"
     dropout: float = 0.1
     disabled_modalities: list[str] = dataclasses.field(default_factory=list)

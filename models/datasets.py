@@ -75,8 +75,9 @@ def retrieval_dataset(
     uniformly without replacement (all of them when it is at least the catalogue
     size): mixed negative sampling, which shows the loss the unpopular items that
     in-batch negatives rarely include. The sampling probability of every
-    candidate is then its expected count among the batch's candidates,
-    ``batch * share + negatives / items``, so the logQ correction stays exact.
+    candidate is then proportional to its expected count among the batch's
+    candidates, ``share + negatives / (items * batch)``, so the logQ correction
+    stays exact.
     ``features`` replaces the catalogue's feature arrays (e.g. pre-tokenised text).
 
     Raises:
@@ -104,12 +105,14 @@ def retrieval_dataset(
         uniform = extra / items
         for name, values in table.items():
             out[TARGET_PREFIX + name] = tf.gather(values, batch["row"])
-        out[SAMPLING_PROBABILITY] = size * tf.gather(probs, batch["row"]) + uniform
+        # Expected count per candidate divided by the batch size: TFRS clips the
+        # probability to [1e-6, 1], so an unscaled count would flatten the correction.
+        out[SAMPLING_PROBABILITY] = tf.gather(probs, batch["row"]) + uniform / size
         if extra:
             rows = tf.random.shuffle(tf.range(items))[:extra]
             for name, values in table.items():
                 out[NEGATIVE_PREFIX + name] = tf.gather(values, rows)
-            out[NEGATIVE_PROBABILITY] = size * tf.gather(probs, rows) + uniform
+            out[NEGATIVE_PROBABILITY] = tf.gather(probs, rows) + uniform / size
         return out
 
     return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -15,14 +15,17 @@ POOLINGS = ("attention", "last")
 
 
 class HistoryBlock(keras.layers.Layer):
-    """One Transformer block over the history: causal self-attention, then a point-wise MLP.
+    """One Transformer block over the history: self-attention, then a point-wise MLP.
 
-    Position ``i`` attends only to known items at positions ``<= i`` (the most
-    recent item is last), as in SASRec.
+    With ``causal`` (``model.history_causal``), position ``i`` attends only to
+    known items at positions ``<= i`` (the most recent item is last), as in
+    SASRec; otherwise every known item sees every other (order then comes from
+    the position embeddings alone).
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float, **kwargs):
+    def __init__(self, dim: int, heads: int, dropout: float, causal: bool = True, **kwargs):
         super().__init__(**kwargs)
+        self.causal = causal
         self.attention = keras.layers.MultiHeadAttention(heads, max(1, dim // heads), dropout=dropout, name="attention")
         self.norm1 = keras.layers.LayerNormalization(name="norm1")
         self.mlp = keras.Sequential([keras.layers.Dense(dim, activation="relu"), keras.layers.Dropout(dropout), keras.layers.Dense(dim)], name="mlp")
@@ -31,9 +34,9 @@ class HistoryBlock(keras.layers.Layer):
 
     def call(self, sequence, known, training=False):
         length = tf.shape(sequence)[1]
-        causal = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0)
+        order = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0) if self.causal else tf.ones([length, length], tf.bool)
         # Each position may always see itself, so a row never attends to nothing.
-        allowed = (causal[None] & known[:, None, :]) | tf.eye(length, dtype=tf.bool)[None]
+        allowed = (order[None] & known[:, None, :]) | tf.eye(length, dtype=tf.bool)[None]
         attended = self.attention(sequence, sequence, attention_mask=allowed, training=training)
         sequence = self.norm1(sequence + self.dropout(attended, training=training))
         sequence = self.norm2(sequence + self.dropout(self.mlp(sequence, training=training), training=training))
@@ -65,7 +68,10 @@ class UserTower(keras.layers.Layer):
         self.user_ids = encoders.IdEncoder(vocab.users, dim, name="user_id")
         self.positions = keras.layers.Embedding(max_history, dim, name="positions")
         self.input_dropout = keras.layers.Dropout(config.dropout)
-        self.blocks = [HistoryBlock(dim, config.history_heads, config.dropout, name=f"block{b}") for b in range(config.history_blocks)]
+        self.blocks = [
+            HistoryBlock(dim, config.history_heads, config.dropout, config.history_causal, name=f"block{b}")
+            for b in range(config.history_blocks)
+        ]
         self.pool = MaskedAttentionPooling(dim, name="pool")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
