@@ -1,4 +1,6 @@
-"""Beyond accuracy: cross-modal alignment, robustness, fusion attention and coverage.
+"""Beyond accuracy: cross-modal alignment, robustness and fusion attention.
+
+Coverage comes with the ranking metrics (``ranking.evaluate_ranking``).
 
 Alignment is measured between the encoders' outputs (before fusion), which
 is where the alignment loss acts: a text and an image of the same item should
@@ -17,8 +19,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
-from braidrec.models import ranking
-from braidrec.models.evaluate import EvalData, item_embeddings, model_metrics, user_embeddings
+from braidrec.models.evaluate import EvalData, model_metrics
 from braidrec.models.two_tower import BraidModel, alignment_pairs
 
 IMAGE_NOISE_STD = 0.5
@@ -114,15 +115,3 @@ def attention_report(weights: np.ndarray, modalities: list[str], catalogue: cont
             per_category[token] = {name: float(v) for name, v in zip(modalities, weights[rows].mean(axis=0))}
     return {"overall": overall, "per_category": per_category}
 
-
-def coverage_at_k(model: BraidModel, data: EvalData, k: int = 10, batch_size: int = 1024) -> float:
-    """Share of the catalogue that appears in at least one test user's warm top-k."""
-    items, _ = item_embeddings(model, data.catalogue, batch_size)
-    ids, hist, _, candidates = data.warm_task(contract.SPLIT_TEST)
-    users = user_embeddings(model, ids, hist, batch_size)
-    seen: set[int] = set()
-    for start in range(0, len(ids), batch_size):
-        rows = np.arange(start, min(len(ids), start + batch_size))
-        top = ranking.top_k(users[rows] @ items.T, candidates(rows), k)
-        seen.update(int(i) for i in top.ravel() if i >= 0)
-    return len(seen) / len(data.catalogue)

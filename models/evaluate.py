@@ -109,9 +109,13 @@ def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarr
     return np.concatenate(out) if out else np.zeros((0, model.item_tower.output_projection.units), np.float32)
 
 
-def model_metrics(model: BraidModel, data: EvalData, ks: list[int], split: int = contract.SPLIT_TEST, cold: bool = True, batch_size: int = 1024) -> dict:
-    """braidrec's warm (and cold) metrics on ``split``."""
-    items, _ = item_embeddings(model, data.catalogue, batch_size)
+def model_metrics(
+    model: BraidModel, data: EvalData, ks: list[int], split: int = contract.SPLIT_TEST, cold: bool = True,
+    batch_size: int = 1024, items: np.ndarray | None = None,
+) -> dict:
+    """braidrec's warm (and cold) metrics on ``split``; ``items`` reuses precomputed item embeddings."""
+    if items is None:
+        items, _ = item_embeddings(model, data.catalogue, batch_size)
     ids, hist, relevant, candidates = data.warm_task(split)
     users = user_embeddings(model, ids, hist, batch_size)
     out = {"warm": ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)}

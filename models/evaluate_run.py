@@ -24,13 +24,13 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     manifest = json.loads((Path(trained.features_dir) / contract.MANIFEST).read_text())
     dataset_dir = Path(manifest["dataset"])
     ground_truth = GroundTruth.load(dataset_dir) if (dataset_dir / "dataset.yaml").is_file() else None
-    metrics = {"braidrec": model_metrics(trained.model, data, ks, batch_size=batch_size)}
+    items, weights = item_embeddings(trained.model, data.catalogue, batch_size)
+    metrics = {"braidrec": model_metrics(trained.model, data, sorted(set(ks) | {10}), batch_size=batch_size, items=items)}
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
-    _, weights = item_embeddings(trained.model, data.catalogue, batch_size)
     metrics["attention"] = diagnostics.attention_report(weights, trained.model.item_tower.modalities, data.catalogue)
     metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue)
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
-    metrics["coverage@10"] = diagnostics.coverage_at_k(trained.model, data, 10, batch_size)
+    metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
     metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)), "test_users": metrics["braidrec"]["warm"]["users"]}
     return metrics
 

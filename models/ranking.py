@@ -62,18 +62,25 @@ def evaluate_ranking(
         batch_size: users per batch (bounds memory to batch x items).
 
     Returns:
-        ``{"recall@k": ..., "ndcg@k": ..., "users": n}``.
+        ``{"recall@k": ..., "ndcg@k": ..., "coverage@k": ..., "users": n}``; coverage@k
+        is the share of all items that appear in at least one user's top k.
     """
     n = len(relevant)
     sums = {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
+    seen: dict[int, set[int]] = {k: set() for k in ks}
+    items = 0
     for start in range(0, n, batch_size):
         rows = np.arange(start, min(n, start + batch_size))
-        top = top_k(score_rows(rows), candidate_rows(rows), max(ks))
+        scores = score_rows(rows)
+        items = scores.shape[1]
+        top = top_k(scores, candidate_rows(rows), max(ks))
         for k in ks:
             recall, ndcg = recall_ndcg(top, [relevant[r] for r in rows], k)
             sums[f"recall@{k}"] += recall.sum()
             sums[f"ndcg@{k}"] += ndcg.sum()
-    return {**{key: value / max(n, 1) for key, value in sums.items()}, "users": n}
+            seen[k].update(int(i) for i in top[:, :k].ravel() if i >= 0)
+    coverage = {f"coverage@{k}": len(seen[k]) / max(items, 1) for k in ks}
+    return {**{key: value / max(n, 1) for key, value in sums.items()}, **coverage, "users": n}
 
 
 def random_recall(candidate_counts: np.ndarray, relevant_counts: np.ndarray, k: int) -> float:

@@ -31,3 +31,11 @@ def test_evaluate_ranking_batches_agree():
 
 def test_random_recall():
     assert random_recall(np.array([20, 5]), np.array([1, 2]), 10) == pytest.approx((0.5 + 1.0) / 2)
+
+
+def test_coverage_counts_distinct_items_in_any_top_k():
+    scores = np.array([[3.0, 2.0, 1.0, 0.0], [3.0, 0.0, 2.0, 1.0]])
+    cands = lambda rows: np.ones((len(rows), 4), bool)  # noqa: E731
+    out = evaluate_ranking(lambda rows: scores[rows], cands, [{0}, {2}], [1, 2])
+    assert out["coverage@1"] == 0.25
+    assert out["coverage@2"] == 0.75
