@@ -92,6 +92,8 @@ class TrainConfig:
     """Training loop and retrieval loss."""
 
     epochs: int = 12
+    # "sequence": SASRec-style windows, a target per history position; "pairs": one example per target.
+    examples: str = "sequence"
     batch_size: int = 512
     learning_rate: float = 0.002
     temperature: float = 0.05

@@ -2,7 +2,9 @@
 
 Training examples are next-item predictions: each train interaction is a
 target, the user's earlier train items (the most recent ``max_history``) its
-history, as in SASRec-style sequential training.
+history. ``train.examples=sequence`` (the default) packs them as SASRec does:
+one window of a user's items yields a target per position, scored in one pass
+of the causal user tower; ``pairs`` makes one (history, target) example each.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
-from braidrec.models.two_tower import NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, TARGET_PREFIX
+from braidrec.models.two_tower import (
+    NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, QUERY_POSITION, TARGET_PREFIX,
+)
 
 
 def pad_histories(histories: list[list[str]], length: int) -> np.ndarray:
@@ -48,6 +52,27 @@ def next_item_pairs(users: list[contract.UserHistory], split: int, max_history: 
     return np.asarray(user_ids, dtype=object), pad_histories(histories, max_history), np.asarray(targets, dtype=object)
 
 
+def sequence_windows(users: list[contract.UserHistory], max_history: int):
+    """Train windows: (user ids [W], histories [W, L], targets [W, L]), ``L = max_history``.
+
+    A user's train items are cut, from the most recent back, into windows of
+    ``L + 1``; a window's history is its first ``L`` items and position ``k``'s
+    target is the item after it, so every train item but the user's first is a
+    target exactly once. Both are left-padded with ``''``, which marks "no target".
+    """
+    user_ids, histories, targets = [], [], []
+    for user in users:
+        train = user.of(contract.SPLIT_TRAIN)
+        for end in range(len(train), 1, -max_history):
+            window = train[max(0, end - max_history - 1):end]
+            user_ids.append(user.user_id)
+            histories.append(window[:-1])
+            targets.append(window[1:])
+    return (
+        np.asarray(user_ids, dtype=object), pad_histories(histories, max_history), pad_histories(targets, max_history)
+    )
+
+
 def sampling_probabilities(catalogue: contract.Catalogue, users: list[contract.UserHistory]) -> np.ndarray:
     """Each item's share of train interactions (floor of one count so no item has zero)."""
     index = catalogue.index()
@@ -71,6 +96,11 @@ def retrieval_dataset(
 ) -> tf.data.Dataset:
     """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
 
+    ``targets`` is [N] (one per example: ``pairs``) or [N, L] (a window's
+    targets per history position, ``''`` for none: ``sequence``); windowed
+    batches hold about ``batch_size`` targets, flattened, with each target's
+    row in the [windows * L] per-position user embeddings under ``query_position``.
+
     With ``negatives > 0`` each batch also carries that many catalogue items drawn
     uniformly without replacement (all of them when it is at least the catalogue
     size): mixed negative sampling, which shows the loss the unpopular items that
@@ -84,10 +114,15 @@ def retrieval_dataset(
         KeyError: a target item is missing from the catalogue (features and splits disagree).
     """
     index = catalogue.index()
-    missing = [t for t in targets.tolist() if t not in index]
+    missing = [t for t in targets.ravel().tolist() if t != contract.PAD and t not in index]
     if missing:
         raise KeyError(f"target items not in the catalogue, e.g. {missing[:3]}: re-run `braid extract`")
-    rows = np.asarray([index[t] for t in targets.tolist()], dtype=np.int64)
+    rows = np.vectorize(lambda t: index.get(t, -1), otypes=[np.int64])(targets) if targets.size else targets.astype(np.int64)
+    windowed = rows.ndim == 2
+    if windowed:
+        # Windows are only partly full: size batches by the targets they hold.
+        per_window = max(1.0, float((rows >= 0).sum()) / max(1, len(rows)))
+        batch_size = max(1, round(batch_size / per_window))
     table = {name: tf.constant(values) for name, values in (features or catalogue.features).items()}
     probs = tf.constant(probabilities)
     data = tf.data.Dataset.from_tensor_slices(
@@ -101,18 +136,23 @@ def retrieval_dataset(
 
     def attach(batch):
         out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"]}
-        size = tf.cast(tf.shape(batch["row"])[0], tf.float32)
+        target_rows = batch["row"]
+        if windowed:
+            flat = tf.reshape(target_rows, [-1])
+            out[QUERY_POSITION] = tf.where(flat >= 0)[:, 0]
+            target_rows = tf.gather(flat, out[QUERY_POSITION])
+        size = tf.cast(tf.shape(target_rows)[0], tf.float32)
         uniform = extra / items
         for name, values in table.items():
-            out[TARGET_PREFIX + name] = tf.gather(values, batch["row"])
+            out[TARGET_PREFIX + name] = tf.gather(values, target_rows)
         # Expected count per candidate divided by the batch size: TFRS clips the
         # probability to [1e-6, 1], so an unscaled count would flatten the correction.
-        out[SAMPLING_PROBABILITY] = tf.gather(probs, batch["row"]) + uniform / size
+        out[SAMPLING_PROBABILITY] = tf.gather(probs, target_rows) + uniform / size
         if extra:
-            rows = tf.random.shuffle(tf.range(items))[:extra]
+            negative_rows = tf.random.shuffle(tf.range(items))[:extra]
             for name, values in table.items():
-                out[NEGATIVE_PREFIX + name] = tf.gather(values, rows)
-            out[NEGATIVE_PROBABILITY] = tf.gather(probs, rows) + uniform / size
+                out[NEGATIVE_PREFIX + name] = tf.gather(values, negative_rows)
+            out[NEGATIVE_PROBABILITY] = tf.gather(probs, negative_rows) + uniform / size
         return out
 
     return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -16,6 +16,7 @@ from braidrec.models.evaluate import EvalData, model_metrics
 from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 
 VAL_METRIC = "val_recall@10"
+EXAMPLES = ("sequence", "pairs")
 
 
 class ValidationRecall(keras.callbacks.Callback):
@@ -69,7 +70,14 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     extract.max_history = data.max_history
     model, vocab = checkpoint.build_model(features_dir, config.model, extract, config.train)
     probabilities = datasets.sampling_probabilities(data.catalogue, data.histories)
-    users, histories, targets = datasets.next_item_pairs(data.histories, contract.SPLIT_TRAIN, data.max_history)
+    if config.train.examples not in EXAMPLES:
+        raise ValueError(f"train.examples '{config.train.examples}' is not one of {EXAMPLES}")
+    if config.train.examples == "sequence" and not config.model.history_causal:
+        raise ValueError("train.examples=sequence needs model.history_causal=true (later items would leak); use pairs")
+    if config.train.examples == "sequence":
+        users, histories, targets = datasets.sequence_windows(data.histories, data.max_history)
+    else:
+        users, histories, targets = datasets.next_item_pairs(data.histories, contract.SPLIT_TRAIN, data.max_history)
     if len(targets) == 0:
         raise ValueError(f"{features_dir}: the train split is empty; the dataset needs interactions of warm items")
     train_data = datasets.retrieval_dataset(
@@ -84,7 +92,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
         "best_epoch": validation.best_epoch + 1,
         "best_val_recall@10": validation.best,
-        "train_examples": int(len(targets)),
+        "train_examples": int((targets != contract.PAD).sum()),
         "seconds": round(time.time() - started, 1),
     }
     work = temp_dir_beside(Path(out_dir))

@@ -15,6 +15,7 @@ TARGET_PREFIX = "target_"
 NEGATIVE_PREFIX = "negative_"
 SAMPLING_PROBABILITY = "sampling_probability"
 NEGATIVE_PROBABILITY = "negative_sampling_probability"
+QUERY_POSITION = "query_position"
 
 
 def alignment_pairs(modalities: list[str], disabled: list[str] = ()) -> list[tuple[int, int]]:
@@ -38,6 +39,9 @@ class BraidModel(tfrs.Model):
     features under ``target_<name>``, ``sampling_probability`` [B] (for the
     sampling-bias (logQ) correction) and, with ``train.sampled_negatives``,
     extra candidates under ``negative_<name>`` with ``negative_sampling_probability``.
+    Windowed batches (``train.examples=sequence``) hold histories [W, L] and the
+    flattened targets of every position, with ``query_position`` [N] picking
+    each target's query from the [W * L] per-position user embeddings.
     """
 
     def __init__(self, vocab: contract.Vocabularies, model: ModelConfig, extract: ExtractConfig, train: TrainConfig):
@@ -75,9 +79,27 @@ class BraidModel(tfrs.Model):
             ))
         return tf.add_n(losses) / (2 * len(losses))
 
+    @staticmethod
+    def same_window_mask(windows: tf.Tensor, num_candidates: tf.Tensor) -> tf.Tensor:
+        """[queries, candidates] score mask hiding a query's other targets of the same window.
+
+        They are items that user chose, so they must not count as negatives;
+        extra (sampled) candidates after the in-batch ones are all kept.
+        """
+        queries = tf.shape(windows)[0]
+        other_user = (windows[:, None] != windows[None, :]) | tf.eye(queries, dtype=tf.bool)
+        return tf.pad(other_user, [[0, 0], [0, num_candidates - queries]], constant_values=True)
+
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         targets = self.prefixed(inputs, TARGET_PREFIX)
-        users = self.user_tower(inputs, training=training)
+        windows = None
+        if QUERY_POSITION in inputs:
+            per_position = self.user_tower.sequence_embeddings(inputs, training=training)
+            flat = tf.reshape(per_position, [-1, tf.shape(per_position)[-1]])
+            users = tf.gather(flat, inputs[QUERY_POSITION])
+            windows = inputs[QUERY_POSITION] // tf.cast(tf.shape(per_position)[1], tf.int64)
+        else:
+            users = self.user_tower(inputs, training=training)
         encoded = self.item_tower.encode_all(targets, training=training)
         candidates, ids, probability = encoded["embedding"], targets[contract.ITEM_ID], inputs[SAMPLING_PROBABILITY]
         negatives = self.prefixed(inputs, NEGATIVE_PREFIX)
@@ -92,6 +114,7 @@ class BraidModel(tfrs.Model):
             candidate_sampling_probability=probability if self.logq else None,
             candidate_ids=ids if self.remove_hits else None,
             compute_metrics=False,
+            score_mask=None if windows is None else self.same_window_mask(windows, tf.shape(candidates)[0]),
         )
         if self.alignment_weight > 0 and self.pairs:
             loss += self.alignment_weight * self.alignment_loss(encoded, targets[contract.ITEM_ID])

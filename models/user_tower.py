@@ -46,14 +46,18 @@ class HistoryBlock(keras.layers.Layer):
 class UserTower(keras.layers.Layer):
     """User id and recent history -> L2-normalised embedding.
 
-    History items (most recent last, padded on the left with ``''``) are embedded
-    with the item tower's id embedding plus a learned embedding of their
-    position from the end, pass ``model.history_blocks`` causal self-attention
-    blocks, and are reduced by attention pooling or by taking the most recent
-    position (``model.history_pooling``). Items unknown to the id vocabulary
-    are masked. A user unseen in training (out-of-vocabulary id) is served from
-    the history alone: the user id is dropped at random during training so the
-    tower learns to.
+    History items (most recent last, padded on the left with ``''``; the tower
+    pads or truncates to ``max_history`` itself) are embedded with the item
+    tower's id embedding plus a learned embedding of their position in that
+    window, pass ``model.history_blocks`` self-attention blocks, and are reduced
+    by attention pooling or by taking the most recent position
+    (``model.history_pooling``). Items unknown to the id vocabulary are masked.
+    A user unseen in training (out-of-vocabulary id) is served from the history
+    alone: the user id is dropped at random during training so the tower learns to.
+
+    With causal blocks, :meth:`sequence_embeddings` gives the embedding after
+    every position in one pass, as SASRec trains: one window of history yields
+    a training query per item in it.
     """
 
     def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, max_history: int, item_ids: encoders.IdEncoder, **kwargs):
@@ -64,6 +68,7 @@ class UserTower(keras.layers.Layer):
         self.max_history = max_history
         self.id_dropout = config.id_dropout
         self.pooling = config.history_pooling
+        self.causal = config.history_causal
         self.item_ids = item_ids
         self.user_ids = encoders.IdEncoder(vocab.users, dim, name="user_id")
         self.positions = keras.layers.Embedding(max_history, dim, name="positions")
@@ -75,18 +80,41 @@ class UserTower(keras.layers.Layer):
         self.pool = MaskedAttentionPooling(dim, name="pool")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
+    def sequence_embeddings(self, inputs, training=False):
+        """Embeddings after every history position [batch, max_history, dim].
+
+        Row ``k`` reads the history up to position ``k`` only, so the targets of
+        a training window can all be scored in one pass.
+
+        Raises:
+            ValueError: the history blocks are not causal (later items would leak into earlier rows).
+        """
+        if not self.causal:
+            raise ValueError("per-position user embeddings need model.history_causal=true; use train.examples=pairs")
+        return self._encode(inputs, training, every_position=True)
+
     def call(self, inputs, training=False):
+        return self._encode(inputs, training, every_position=False)
+
+    def _encode(self, inputs, training, every_position):
         history = inputs["history"][:, -self.max_history:]
+        # Positions are absolute within the window, so a shorter request is padded to it.
+        missing = self.max_history - tf.shape(history)[1]
+        history = tf.pad(history, [[0, 0], [missing, 0]], constant_values=contract.PAD)
         item_emb, known = self.item_ids(history)
-        length = tf.shape(history)[1]
-        sequence = item_emb + self.positions(tf.range(length - 1, -1, -1))[None]
+        sequence = item_emb + self.positions(tf.range(self.max_history))[None]
         sequence = self.input_dropout(sequence, training=training) * tf.cast(known, item_emb.dtype)[..., None]
         for block in self.blocks:
             sequence = block(sequence, known, training=training)
-        pooled = self.pool(sequence, known) if self.pooling == "attention" else sequence[:, -1]
+        if every_position:
+            pooled = self.pool.prefixes(sequence, known) if self.pooling == "attention" else sequence
+        else:
+            pooled = self.pool(sequence, known) if self.pooling == "attention" else sequence[:, -1]
         user_emb, user_known = self.user_ids(inputs[contract.USER_ID])
         if training and self.id_dropout > 0:
             user_known &= tf.random.uniform(tf.shape(user_known)) >= self.id_dropout
         # An unknown user's id row was never trained: leave it out rather than add noise.
         user_emb *= tf.cast(user_known, user_emb.dtype)[:, None]
+        if every_position:
+            user_emb = tf.repeat(user_emb[:, None], self.max_history, axis=1)
         return tf.math.l2_normalize(self.output_projection(tf.concat([pooled, user_emb], axis=-1)), axis=-1)

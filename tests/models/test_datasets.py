@@ -5,7 +5,7 @@ import pytest
 
 from braidrec.features import contract
 from braidrec.models import datasets
-from braidrec.models.two_tower import NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, TARGET_PREFIX
+from braidrec.models.two_tower import NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX
 
 
 def test_pad_histories_keeps_most_recent_on_the_right():
@@ -20,6 +20,35 @@ def test_next_item_pairs_use_only_earlier_train_items():
     assert histories.tolist() == [["", "", ""], ["", "", "a"]]
     _, histories, targets = datasets.next_item_pairs([user], contract.SPLIT_TEST, 3)
     assert targets.tolist() == ["d"] and histories.tolist() == [["a", "b", "c"]]
+
+
+def test_sequence_windows_make_every_train_item_but_the_first_a_target_once():
+    train = list("abcdefg")
+    user = contract.UserHistory("u", train + ["v", "t"], list(range(9)), [0] * 7 + [1, 2])
+    users, histories, targets = datasets.sequence_windows([user], 3)
+    # Most recent window first; position k's target is the item after history position k.
+    assert users.tolist() == ["u", "u"]
+    assert histories.tolist() == [["d", "e", "f"], ["a", "b", "c"]]
+    assert targets.tolist() == [["e", "f", "g"], ["b", "c", "d"]]
+    _, histories, targets = datasets.sequence_windows([user], 4)
+    assert histories.tolist() == [["c", "d", "e", "f"], ["", "", "a", "b"]]
+    assert targets.tolist() == [["d", "e", "f", "g"], ["", "", "b", "c"]]
+    assert sorted(t for t in targets.ravel() if t) == train[1:]
+
+
+def test_windowed_batches_flatten_targets_with_their_query_positions(tiny_run):
+    catalogue = contract.load_catalogue(tiny_run["features"])
+    histories = contract.load_histories(tiny_run["features"])
+    share = datasets.sampling_probabilities(catalogue, histories)
+    users, hist, targets = datasets.sequence_windows(histories, 4)
+    batch = next(iter(datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None)))
+    windows = len(batch[contract.USER_ID])
+    expected = targets[:windows].ravel()
+    positions = batch[QUERY_POSITION].numpy()
+    assert positions.tolist() == np.flatnonzero(expected != "").tolist()
+    assert [i.decode() for i in batch[TARGET_PREFIX + contract.ITEM_ID].numpy()] == expected[positions].tolist()
+    # About batch_size targets per batch, whatever the windows' fill.
+    assert 40 - 4 <= len(positions) <= 40 + 4
 
 
 @pytest.mark.parametrize("negatives", [0, 16])

@@ -7,7 +7,7 @@ import braidrec  # noqa: F401
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from braidrec.models.two_tower import alignment_pairs
+from braidrec.models.two_tower import BraidModel, alignment_pairs
 
 
 def _softmax_ce(logits: np.ndarray) -> float:
@@ -56,3 +56,15 @@ def test_alignment_pairs(modalities, expected):
 )
 def test_alignment_pairs_skip_disabled_modalities(disabled, expected):
     assert alignment_pairs(["id", "text", "image", "categorical"], disabled) == expected
+
+
+def test_same_window_mask_hides_the_users_other_targets_only():
+    windows = tf.constant([0, 0, 1, 0], tf.int64)
+    mask = BraidModel.same_window_mask(windows, tf.constant(6)).numpy()
+    expected = np.array([
+        [1, 0, 1, 0, 1, 1],
+        [0, 1, 1, 0, 1, 1],
+        [1, 1, 1, 1, 1, 1],
+        [0, 0, 1, 1, 1, 1],
+    ], bool)
+    np.testing.assert_array_equal(mask, expected)

@@ -56,3 +56,27 @@ def test_history_is_causal_and_order_aware(tiny_run, pooling):
     a = model.user_tower({contract.USER_ID: users[:1], "history": padded}).numpy()
     b = model.user_tower({contract.USER_ID: users[:1], "history": unknown}).numpy()
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["attention", "last"])
+def test_per_position_embeddings_see_only_the_past(tiny_run, pooling):
+    model = _model(tiny_run, history_pooling=pooling)
+    items = contract.Vocabularies.load(tiny_run["features"]).items[:6]
+    users = tf.constant(["nobody", "nobody"])
+    history = tf.constant([["", items[0], items[1], items[2], items[3], items[4]], ["", items[0], items[1], items[5], items[4], items[3]]])
+    inputs = {contract.USER_ID: users, "history": history}
+    rows = model.user_tower.sequence_embeddings(inputs).numpy()
+    # Rows up to position 2 read the same items; later rows differ.
+    np.testing.assert_allclose(rows[0, :3], rows[1, :3], atol=1e-5)
+    assert not np.allclose(rows[0, 3], rows[1, 3], atol=1e-4)
+    # The last row is what serving computes from the whole history.
+    np.testing.assert_allclose(rows[:, -1], model.user_tower(inputs).numpy(), atol=1e-5)
+
+
+def test_short_history_is_padded_to_the_window(tiny_run):
+    model = _model(tiny_run)
+    item = contract.Vocabularies.load(tiny_run["features"]).items[0]
+    users = tf.constant(["nobody"])
+    short = model.user_tower({contract.USER_ID: users, "history": tf.constant([[item]])}).numpy()
+    full = model.user_tower({contract.USER_ID: users, "history": tf.constant([[""] * 5 + [item]])}).numpy()
+    np.testing.assert_allclose(short, full, atol=1e-5)

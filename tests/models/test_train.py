@@ -15,6 +15,7 @@ from braidrec.models.train import train
     [
         ({"disabled_modalities": ["text"]}, {}),
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
+        ({"history_causal": False}, {"examples": "pairs"}),
     ],
 )
 def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train_changes):
@@ -31,3 +32,10 @@ def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train
     saved = json.loads((tmp_path / "model" / MODEL_JSON).read_text())
     assert saved["model"]["disabled_modalities"] == config.model.disabled_modalities
     assert (tmp_path / "model" / HISTORY_JSON).is_file()
+
+
+def test_sequence_examples_refuse_non_causal_history(tiny_run, tmp_path):
+    config = RunConfig()
+    config.model.history_causal = False
+    with pytest.raises(ValueError, match="history_causal"):
+        train(tiny_run["features"], tmp_path / "model", config)
