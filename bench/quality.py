@@ -32,6 +32,15 @@ KS = [10, 20]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+class KeptRuns(list):
+    """Runs kept from an earlier benchmark: appending a run of the same (dataset, method, seed) replaces it."""
+
+    def append(self, record: dict) -> None:
+        key = (record["dataset"], record["method"], record["seed"])
+        self[:] = [r for r in self if (r["dataset"], r["method"], r["seed"]) != key]
+        super().append(record)
+
+
 def _names(value: str | None, known, default) -> list[str]:
     if value is None:
         return list(default)
@@ -54,8 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ml100k-src", default=str(datasets.DEFAULT_ML100K), help="the MovieLens 100K folder")
     parser.add_argument("--out", default=str(RESULTS), help="results directory")
     parser.add_argument("--fresh", action="store_true", help="re-create datasets and features")
-    parser.add_argument("--keep-other-datasets", action="store_true",
-                        help="keep the runs of datasets not in --datasets from an existing OUT/quality.json")
+    parser.add_argument("--keep-previous", action="store_true",
+                        help="keep the runs in an existing OUT/quality.json that this command does not redo "
+                             "(same dataset, method and seed), so a benchmark can be run in parts")
     return parser.parse_args(argv)
 
 
@@ -117,11 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict] = []
     notes: list[str] = []
     previous = Path(args.out) / "quality.json"
-    if args.keep_other_datasets and previous.is_file():
-        # Lets datasets be benchmarked in separate commands (or machines) into one table.
+    if args.keep_previous and previous.is_file():
         old = json.loads(previous.read_text())
-        records = [r for r in old["runs"] if r["dataset"] not in names]
-        notes = [n for n in old["notes"] if n.split(":")[0] not in names]
+        records, notes = KeptRuns(old["runs"]), list(old["notes"])
     for name in names:
         run_dataset(name, args, peers, variants, seeds, records, notes)
     rows = report.write_results(records, notes, Path(args.out))

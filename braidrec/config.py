@@ -57,7 +57,8 @@ class ExtractConfig:
     cold_fraction: float = 0.1
     split_seed: int = 0
     text_vocab_size: int = 20000
-    text_min_count: int = 2
+    # Rarer tokens act as item ids in the learned text encoder: memorised for warm items, noise for cold ones.
+    text_min_count: int = 20
     image_size: int = 32
     num_shards: int = 2
     # "descriptor" (built in, no weights) or a path to a TF SavedModel dir / .keras / .h5 file.
@@ -91,7 +92,7 @@ class ModelConfig:
 class TrainConfig:
     """Training loop and retrieval loss."""
 
-    epochs: int = 12
+    epochs: int = 40
     # "sequence": SASRec-style windows, a target per history position; "pairs": one example per target.
     examples: str = "sequence"
     batch_size: int = 512
@@ -102,7 +103,7 @@ class TrainConfig:
     sampled_negatives: int = 0
     alignment_weight: float = 0.1
     alignment_temperature: float = 0.1
-    patience: int = 2
+    patience: int = 4
     seed: int = 0
     verbose: int = 2
 

@@ -65,3 +65,11 @@ def test_registry_knows_every_peer_and_refuses_unknown():
     assert callable(fit_function("popularity"))
     with pytest.raises(KeyError, match="unknown peer 'nope'"):
         fit_function("nope")
+
+
+def test_kept_runs_are_replaced_by_a_rerun_of_the_same_seed():
+    from bench.quality import KeptRuns
+
+    runs = KeptRuns([_run("a", 0, 0.1), _run("a", 1, 0.2), _run("b", 0, 0.3)])
+    runs.append(_run("a", 0, 0.5))
+    assert sorted((r["method"], r["seed"], r["warm"]["recall@10"]) for r in runs) == [("a", 0, 0.5), ("a", 1, 0.2), ("b", 0, 0.3)]
