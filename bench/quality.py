@@ -105,6 +105,7 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
                 "dataset": name, "method": f"braidrec {variant}", "kind": "braidrec", "seed": seed,
                 **metrics["braidrec"], "seconds": result["seconds"],
                 "info": {"best_epoch": result["history"].get("best_epoch"),
+                         "seconds_to_best_epoch": result["history"].get("seconds_to_best_epoch"),
                          **{k: metrics[k] for k in ("alignment", "attention", "robustness", "coverage@10") if k in metrics}},
             })
             _progress(name, f"braidrec {variant}", seed, metrics["braidrec"], result["seconds"])

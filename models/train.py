@@ -33,6 +33,11 @@ class ValidationRecall(keras.callbacks.Callback):
         self.best = -1.0
         self.best_epoch = -1
         self.best_weights = None
+        self.started = time.time()
+        self.seconds_to_best = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = model_metrics(self.model, self.data, [10], split=contract.SPLIT_VAL, cold=False)
@@ -42,6 +47,7 @@ class ValidationRecall(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}: {VAL_METRIC} = {value:.4f}", flush=True)
         if value > self.best:
             self.best, self.best_epoch = value, epoch
+            self.seconds_to_best = time.time() - self.started
             self.best_weights = self.model.get_weights()
         elif epoch - self.best_epoch >= self.patience:
             self.model.stop_training = True
@@ -92,6 +98,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
         "best_epoch": validation.best_epoch + 1,
         "best_val_recall@10": validation.best,
+        # Fitting time until the best epoch's validation finished (setup and the later epochs excluded).
+        "seconds_to_best_epoch": round(validation.seconds_to_best, 1),
         "train_examples": int((targets != contract.PAD).sum()),
         "seconds": round(time.time() - started, 1),
     }

@@ -29,6 +29,7 @@ def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train
     history = train(tiny_run["features"], tmp_path / "model", config)
     assert np.isfinite(history["loss"]).all()
     assert 0 <= history["best_val_recall@10"] <= 1
+    assert 0 < history["seconds_to_best_epoch"] <= history["seconds"]
     saved = json.loads((tmp_path / "model" / MODEL_JSON).read_text())
     assert saved["model"]["disabled_modalities"] == config.model.disabled_modalities
     assert (tmp_path / "model" / HISTORY_JSON).is_file()
