@@ -18,7 +18,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
-    "no_alignment": {"train.alignment_weight": 0.0},
+    "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
     "no_image": {"model.disabled_modalities": ["image"]},
     "no_text": {"model.disabled_modalities": ["text"]},
 }

@@ -57,8 +57,10 @@ class ExtractConfig:
     cold_fraction: float = 0.1
     split_seed: int = 0
     text_vocab_size: int = 20000
-    # Rarer tokens act as item ids in the learned text encoder: memorised for warm items, noise for cold ones.
-    text_min_count: int = 20
+    # A token needs max(text_min_count, text_min_item_share * items) items: rarer ones act as item
+    # ids in the learned text encoder, memorised for warm items and noise for cold ones.
+    text_min_count: int = 2
+    text_min_item_share: float = 0.01
     image_size: int = 32
     num_shards: int = 2
     # "descriptor" (built in, no weights) or a path to a TF SavedModel dir / .keras / .h5 file.
@@ -101,8 +103,13 @@ class TrainConfig:
     logq_correction: bool = True
     remove_accidental_hits: bool = True
     sampled_negatives: int = 0
-    alignment_weight: float = 0.1
-    alignment_temperature: float = 0.1
+    # Cross-modal alignment (image~text) and behaviour alignment (each content modality~id).
+    alignment_weight: float = 1.0
+    behaviour_alignment_weight: float = 0.1
+    alignment_temperature: float = 0.05
+    # Items drawn uniformly from the catalogue per batch for the alignment loss (0: the batch's
+    # targets, which popularity skews); cross-modal retrieval is judged over every item alike.
+    alignment_items: int = 512
     patience: int = 4
     seed: int = 0
     verbose: int = 2

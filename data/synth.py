@@ -20,7 +20,7 @@ import pandas as pd
 
 from braidrec.config import SynthConfig
 from braidrec.data.layout import DatasetError, DatasetSpec, write_dataset_yaml
-from braidrec.data.synth_content import sample_words, topic_looks, topic_words, write_images
+from braidrec.data.synth_content import describe_look, item_looks, sample_words, topic_looks, topic_words, write_images
 
 GENERATOR = "braidrec.data.synth"
 START_TIME = 1577836800  # 2020-01-01T00:00:00Z
@@ -133,15 +133,21 @@ def _layout() -> dict:
 
 
 def _build(root: Path, config: SynthConfig) -> None:
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(6)]
     # Separate streams per stage, so e.g. changing a missing-image rate leaves interactions unchanged.
-    vocab_rng, item_rng, image_rng, user_rng, event_rng = streams
+    vocab_rng, item_rng, image_rng, user_rng, event_rng, look_rng = streams
     k = config.topics
     vocab = topic_words(vocab_rng, k)
     colours, shapes = topic_looks(vocab_rng, k)
     topic_category = vocab_rng.permutation(np.arange(k) % config.categories)
     items, theta, bias, missing_text = _items(item_rng, config, vocab, topic_category)
-    masks = write_images(root, image_rng, config, items, theta, colours, shapes)
+    looks = item_looks(look_rng, config.items)
+    has_description = ~missing_text
+    items.loc[has_description, "description"] = [
+        f"{text} {describe_look(looks[0][i], looks[1][i])}"
+        for i, text in zip(np.flatnonzero(has_description), items.loc[has_description, "description"])
+    ]
+    masks = write_images(root, image_rng, config, items, theta, colours, shapes, looks)
     prefs = _dirichlet(user_rng, 0.3, k, config.users)
     user_ids = [f"u{u + 1:05d}" for u in range(config.users)]
     users = pd.DataFrame({
@@ -159,7 +165,7 @@ def _build(root: Path, config: SynthConfig) -> None:
         item_ids=np.array(item_ids), user_ids=np.array(user_ids),
         item_topics=theta.astype(np.float32), user_prefs=prefs.astype(np.float32),
         item_bias=bias.astype(np.float32), preference_weight=np.float32(config.preference_weight),
-        missing_text=missing_text, **masks,
+        missing_text=missing_text, item_tint=looks[0], item_frame=looks[1], **masks,
     )
     about = {
         "generator": GENERATOR,
@@ -167,6 +173,7 @@ def _build(root: Path, config: SynthConfig) -> None:
         "arrays": {
             "item_ids, user_ids": "row order of the other arrays",
             "item_topics": "[items, topics] topic mixture theta_i ~ Dirichlet(0.15)",
+            "item_tint, item_frame": "[items] the picture's backdrop and frame colour (synth_content.TINTS/FRAMES), named in the description",
             "user_prefs": "[users, topics] preference p_u ~ Dirichlet(0.3)",
             "item_bias": "[items] log-popularity (Zipf), mean 0, std popularity_skew (1 by default)",
             "preference_weight": "scalar w in the score",

@@ -4,6 +4,10 @@ Each topic owns disjoint made-up words, a colour and a shape. An item's text
 mixes its topics' words with filler; its picture shows the shapes of its main
 topics, more and larger for heavier topics, over a noisy background, so text and
 image encoders can both recover the topic mixture that drives interactions.
+Each item also has a look of its own, a named backdrop tint and frame colour,
+drawn in its picture and named in its description (as a shop's copy describes
+its photo): the item-level correspondence that cross-modal retrieval
+(a text finds its own item's image) is measured on.
 """
 
 from __future__ import annotations
@@ -21,6 +25,18 @@ from braidrec.config import SynthConfig
 SHAPES = ("circle", "square", "triangle", "stripes", "dots", "ring", "cross")
 GARBAGE_PREFIX = b"\x89PNG\r\n\x1a\n"  # a PNG signature, so the file looks like an image until decoded
 WORDS_PER_TOPIC = 25
+# Light backdrops and dark frames: named so descriptions can say what the picture shows.
+TINTS = {
+    "ivory": (250, 246, 230), "cream": (245, 235, 200), "blush": (250, 215, 215), "peach": (250, 220, 190),
+    "mint": (210, 245, 220), "sky": (205, 230, 250), "lavender": (225, 215, 245), "lemon": (250, 248, 190),
+    "pearl": (235, 235, 235), "sand": (230, 215, 180), "seafoam": (200, 240, 235), "lilac": (240, 210, 240),
+    "apricot": (250, 205, 170), "powder": (215, 225, 245), "sage": (215, 230, 200), "rose": (245, 200, 210),
+}
+FRAMES = {
+    "black": (20, 20, 20), "navy": (20, 30, 110), "maroon": (110, 20, 30), "forest": (20, 90, 40),
+    "charcoal": (70, 70, 70), "plum": (90, 30, 90), "teal": (0, 110, 110), "brown": (100, 60, 20),
+    "olive": (100, 100, 20), "indigo": (60, 20, 130), "crimson": (180, 20, 40), "slate": (60, 80, 110),
+}
 FILLER = (
     "the", "a", "and", "with", "for", "of", "to", "in", "on", "is", "this", "that", "it", "by", "from", "very",
     "new", "great", "one", "some", "more", "all", "your", "our", "classic", "simple", "made", "good", "best",
@@ -34,7 +50,7 @@ _CODAS = ("", "", "n", "r", "l", "s", "m", "x", "k", "th")
 
 def topic_words(rng: np.random.Generator, topics: int) -> list[list[str]]:
     """``WORDS_PER_TOPIC`` made-up words per topic, disjoint across topics and from :data:`FILLER`."""
-    taken = set(FILLER)
+    taken = set(FILLER) | set(TINTS) | set(FRAMES) | {"backdrop", "frame"}
     vocab = []
     for _ in range(topics):
         words: list[str] = []
@@ -75,6 +91,16 @@ def topic_looks(rng: np.random.Generator, topics: int) -> tuple[np.ndarray, list
     return colours, [SHAPES[order[k % len(SHAPES)]] for k in range(topics)]
 
 
+def item_looks(rng: np.random.Generator, items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's backdrop tint and frame colour: indices into :data:`TINTS` and :data:`FRAMES`."""
+    return rng.integers(len(TINTS), size=items), rng.integers(len(FRAMES), size=items)
+
+
+def describe_look(tint: int, frame: int) -> str:
+    """The words a description uses for a look, e.g. ``'mint backdrop navy frame'``."""
+    return f"{list(TINTS)[tint]} backdrop {list(FRAMES)[frame]} frame"
+
+
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, x: float, y: float, r: float, colour: tuple) -> None:
     box = (x - r, y - r, x + r, y + r)
     if shape == "circle":
@@ -100,7 +126,7 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, x: float, y: float, r: fl
 
 
 def render_image(rng: np.random.Generator, theta: np.ndarray, colours: np.ndarray, shapes: list[str],
-                 size: int) -> Image.Image:
+                 size: int, look: tuple[int, int] = (0, 0)) -> Image.Image:
     """Draws one item's picture.
 
     Args:
@@ -108,12 +134,15 @@ def render_image(rng: np.random.Generator, theta: np.ndarray, colours: np.ndarra
         theta: the item's topic mixture ``[topics]``.
         colours, shapes: from :func:`topic_looks`.
         size: width and height in pixels.
+        look: the item's (tint, frame) from :func:`item_looks`.
 
     Returns:
         An RGB image: the shapes of every topic with weight >= 0.05 (always the
-        dominant one), more and larger for heavier topics, over a noisy background.
+        dominant one), more and larger for heavier topics, over a noisy backdrop
+        of the item's tint, inside a frame of its frame colour.
     """
-    background = rng.integers(170, 256, 3) + rng.normal(0, 10, (size, size, 3))
+    tint = np.array(list(TINTS.values())[look[0]], np.float64)
+    background = tint + rng.normal(0, 6, 3) + rng.normal(0, 10, (size, size, 3))
     image = Image.fromarray(np.clip(background, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
     for rank, k in enumerate(np.argsort(-theta)):
@@ -124,12 +153,15 @@ def render_image(rng: np.random.Generator, theta: np.ndarray, colours: np.ndarra
         for _ in range(1 + int(theta[k] * 4)):
             x, y = rng.uniform(radius, size - radius, 2)
             _draw_shape(draw, shapes[k], x, y, radius, colour)
+    width = max(2, size // 16)
+    draw.rectangle((0, 0, size - 1, size - 1), outline=list(FRAMES.values())[look[1]], width=width)
     pixels = np.asarray(image, dtype=np.float64) + rng.normal(0, 6, (size, size, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
 
 
 def write_images(root: Path, rng: np.random.Generator, config: SynthConfig, items: pd.DataFrame,
-                 theta: np.ndarray, colours: np.ndarray, shapes: list[str]) -> dict[str, np.ndarray]:
+                 theta: np.ndarray, colours: np.ndarray, shapes: list[str],
+                 looks: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
     """Writes ``root/images/<item_id>.png`` and fills ``items['image_path']`` in place.
 
     Disjoint sets of exactly ``round(rate * items)`` items get each knob:
@@ -144,6 +176,7 @@ def write_images(root: Path, rng: np.random.Generator, config: SynthConfig, item
         items: the items table, row i matching ``theta[i]``.
         theta: ``[items, topics]`` topic mixtures.
         colours, shapes: from :func:`topic_looks`.
+        looks: (tints, frames) per item from :func:`item_looks`.
 
     Returns:
         Boolean masks ``missing_image``, ``corrupt_image``, ``mismatched`` and the int
@@ -164,7 +197,7 @@ def write_images(root: Path, rng: np.random.Generator, config: SynthConfig, item
         if masks["corrupt_image"][i]:
             (root / paths[i]).write_bytes(GARBAGE_PREFIX + rng.bytes(int(rng.integers(16, 256))))
         elif not masks["mismatched"][i]:
-            render_image(rng, theta[i], colours, shapes, config.image_size).save(
+            render_image(rng, theta[i], colours, shapes, config.image_size, (looks[0][i], looks[1][i])).save(
                 root / paths[i], format="PNG", compress_level=1)
     clean = np.flatnonzero(~(masks["missing_image"] | masks["corrupt_image"] | masks["mismatched"]))
     dominant = theta.argmax(axis=1)
@@ -176,5 +209,7 @@ def write_images(root: Path, rng: np.random.Generator, config: SynthConfig, item
             shutil.copyfile(root / paths[source[i]], root / paths[i])
         else:
             # Every other picture is missing or corrupt: draw one from a random other mixture instead.
-            render_image(rng, theta[(i + 1) % n], colours, shapes, config.image_size).save(root / paths[i], format="PNG")
+            other = (i + 1) % n
+            render_image(rng, theta[other], colours, shapes, config.image_size, (looks[0][other], looks[1][other])).save(
+                root / paths[i], format="PNG")
     return {**masks, "mismatch_source": source}

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from braidrec.features import contract
 from braidrec.models.two_tower import (
-    NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, QUERY_POSITION, TARGET_PREFIX,
+    ALIGNMENT_PREFIX, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, QUERY_POSITION, TARGET_PREFIX,
 )
 
 
@@ -93,6 +93,8 @@ def retrieval_dataset(
     shuffle_seed: int | None,
     negatives: int = 0,
     features: dict[str, np.ndarray] | None = None,
+    alignment_items: int = 0,
+    alignment_rows: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
 
@@ -109,6 +111,9 @@ def retrieval_dataset(
     candidates, ``share + negatives / (items * batch)``, so the logQ correction
     stays exact.
     ``features`` replaces the catalogue's feature arrays (e.g. pre-tokenised text).
+    With ``alignment_items > 0`` each batch carries that many catalogue items
+    drawn uniformly (from ``alignment_rows``, default all) under
+    ``alignment_<name>``, for the cross-modal alignment loss.
 
     Raises:
         KeyError: a target item is missing from the catalogue (features and splits disagree).
@@ -133,6 +138,8 @@ def retrieval_dataset(
 
     items = len(catalogue)
     extra = min(negatives, items)
+    pool = tf.constant(np.arange(items) if alignment_rows is None else np.asarray(alignment_rows, np.int64), tf.int64)
+    aligned = min(alignment_items, int(pool.shape[0]))
 
     def attach(batch):
         out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"]}
@@ -153,6 +160,10 @@ def retrieval_dataset(
             for name, values in table.items():
                 out[NEGATIVE_PREFIX + name] = tf.gather(values, negative_rows)
             out[NEGATIVE_PROBABILITY] = tf.gather(probs, negative_rows) + uniform / size
+        if aligned:
+            drawn = tf.gather(pool, tf.random.shuffle(tf.range(tf.shape(pool)[0]))[:aligned])
+            for name, values in table.items():
+                out[ALIGNMENT_PREFIX + name] = tf.gather(values, drawn)
         return out
 
     return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

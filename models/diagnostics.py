@@ -41,20 +41,31 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def cross_modal_recall(queries: np.ndarray, keys: np.ndarray, ks=(1, 10)) -> dict[str, float]:
-    """Share of queries whose own row (same index) is among the top-k keys by cosine."""
-    scores = _normalise(queries) @ _normalise(keys).T
-    own = np.diag(scores)
+def cross_modal_recall(queries: np.ndarray, keys: np.ndarray, ks=(1, 10), rows: np.ndarray | None = None) -> dict[str, float]:
+    """Share of queries whose own row (same index) is among the top-k keys by cosine.
+
+    ``rows`` (indices into ``queries``) scores only those queries, still against every key.
+    """
+    rows = np.arange(len(queries)) if rows is None else rows
+    scores = _normalise(queries[rows]) @ _normalise(keys).T
+    own = scores[np.arange(len(rows)), rows]
     rank = (scores > own[:, None]).sum(axis=1)
     return {f"recall@{k}": float((rank < k).mean()) for k in ks}
 
 
-def alignment_report(model: BraidModel, catalogue: contract.Catalogue) -> dict:
+def alignment_report(model: BraidModel, catalogue: contract.Catalogue, unseen: np.ndarray | None = None) -> dict:
     """Paired-minus-random cosine gap per aligned pair; text<->image retrieval.
+
+    Args:
+        model: the trained model.
+        catalogue: every item.
+        unseen: bool [items], the items training never showed the alignment loss
+            (cold items): their text queries, against every item's image, say
+            whether alignment generalises or memorises.
 
     Returns:
         ``{"pairs": {"text~image": {"paired", "random", "gap", "items"}, ...},
-        "text_to_image": {...}, "image_to_text": {...}}``.
+        "text_to_image": {...}, "image_to_text": {...}, "unseen_text_to_image": {...}}``.
     """
     embs, mask = modality_embeddings(model, catalogue)
     names = model.item_tower.modalities
@@ -74,6 +85,10 @@ def alignment_report(model: BraidModel, catalogue: contract.Catalogue) -> dict:
     if both.sum() >= 2:
         report["text_to_image"] = {**cross_modal_recall(embs[both, text], embs[both, image]), "items": int(both.sum())}
         report["image_to_text"] = {**cross_modal_recall(embs[both, image], embs[both, text]), "items": int(both.sum())}
+        queries = np.flatnonzero(unseen[both]) if unseen is not None else np.zeros(0, np.int64)
+        if len(queries):
+            recall = cross_modal_recall(embs[both, text], embs[both, image], rows=queries)
+            report["unseen_text_to_image"] = {**recall, "items": int(len(queries)), "keys": int(both.sum())}
     return report
 
 

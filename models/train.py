@@ -6,6 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tf_keras as keras
 
@@ -89,6 +91,9 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     train_data = datasets.retrieval_dataset(
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
         config.train.sampled_negatives, model.item_tower.pretokenize(data.catalogue.features),
+        alignment_items=config.train.alignment_items if model.weighted_pairs else 0,
+        # Cold items stay out, so their cross-modal retrieval measures generalisation, not memory.
+        alignment_rows=np.flatnonzero(data.train_counts > 0),
     )
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     validation = ValidationRecall(data, config.train.patience)

@@ -13,6 +13,7 @@ from braidrec.models.user_tower import UserTower
 
 TARGET_PREFIX = "target_"
 NEGATIVE_PREFIX = "negative_"
+ALIGNMENT_PREFIX = "alignment_"
 SAMPLING_PROBABILITY = "sampling_probability"
 NEGATIVE_PROBABILITY = "negative_sampling_probability"
 QUERY_POSITION = "query_position"
@@ -38,7 +39,9 @@ class BraidModel(tfrs.Model):
     Batches are dicts: ``user_id`` [B], ``history`` [B, L], the target item's
     features under ``target_<name>``, ``sampling_probability`` [B] (for the
     sampling-bias (logQ) correction) and, with ``train.sampled_negatives``,
-    extra candidates under ``negative_<name>`` with ``negative_sampling_probability``.
+    extra candidates under ``negative_<name>`` with ``negative_sampling_probability``,
+    and with ``train.alignment_items`` the items the alignment loss uses under
+    ``alignment_<name>`` (else it aligns the targets).
     Windowed batches (``train.examples=sequence``) hold histories [W, L] and the
     flattened targets of every position, with ``query_position`` [N] picking
     each target's query from the [W * L] per-position user embeddings.
@@ -50,8 +53,16 @@ class BraidModel(tfrs.Model):
         self.user_tower = UserTower(vocab, model, extract.max_history, self.item_tower.id_encoder, name="user_tower")
         self.logq = train.logq_correction
         self.remove_hits = train.remove_accidental_hits
-        self.alignment_weight = train.alignment_weight
-        self.pairs = alignment_pairs(self.item_tower.modalities, model.disabled_modalities)
+        pairs = alignment_pairs(self.item_tower.modalities, model.disabled_modalities)
+        id_index = self.item_tower.modalities.index("id")
+        # Cross-modal pairs (image~text) and behaviour pairs (content~id) are weighted apart:
+        # a strong pull towards the id helps cold items but costs warm accuracy.
+        self.weighted_pairs = [
+            (weight, chosen) for weight, chosen in (
+                (train.alignment_weight, [p for p in pairs if id_index not in p]),
+                (train.behaviour_alignment_weight, [p for p in pairs if id_index in p]),
+            ) if weight > 0 and chosen
+        ]
         self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
         self.alignment_task = tfrs.tasks.Retrieval(temperature=train.alignment_temperature, remove_accidental_hits=True)
 
@@ -60,10 +71,10 @@ class BraidModel(tfrs.Model):
         """The features stored under ``prefix``, with the prefix removed."""
         return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix) and k != NEGATIVE_PROBABILITY}
 
-    def alignment_loss(self, encoded: dict, item_ids: tf.Tensor) -> tf.Tensor:
-        """Symmetric InfoNCE between modality pairs of the same items, over items having both."""
+    def alignment_loss(self, encoded: dict, item_ids: tf.Tensor, pairs: list[tuple[int, int]]) -> tf.Tensor:
+        """Symmetric InfoNCE between modality ``pairs`` of the same items, over items having both (mean over pairs)."""
         losses = []
-        for a, b in self.pairs:
+        for a, b in pairs:
             both = encoded["mask"][:, a] & encoded["mask"][:, b]
             left = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, a], both), axis=-1)
             right = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, b], both), axis=-1)
@@ -116,6 +127,10 @@ class BraidModel(tfrs.Model):
             compute_metrics=False,
             score_mask=None if windows is None else self.same_window_mask(windows, tf.shape(candidates)[0]),
         )
-        if self.alignment_weight > 0 and self.pairs:
-            loss += self.alignment_weight * self.alignment_loss(encoded, targets[contract.ITEM_ID])
+        if self.weighted_pairs:
+            aligned = self.prefixed(inputs, ALIGNMENT_PREFIX)
+            if aligned:
+                encoded, targets = self.item_tower.encode_all(aligned, training=training), aligned
+            for weight, pairs in self.weighted_pairs:
+                loss += weight * self.alignment_loss(encoded, targets[contract.ITEM_ID], pairs)
         return loss

@@ -8,6 +8,7 @@ run and the manifest. Any Beam runner works from standard pipeline options.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import apache_beam as beam
@@ -35,11 +36,17 @@ def _write_single(pcoll, path: Path, label: str):
     return pcoll | label >> beam.io.WriteToText(str(path), shard_name_template="", num_shards=1)
 
 
-def _write_vocab(tokens_and_counts, path: Path, label: str, min_count: int = 1, limit: int | None = None):
+def _write_vocab(tokens_and_counts, path: Path, label: str, min_count: int = 1, limit: int | None = None,
+                 min_share: float = 0.0, documents=None):
+    """Writes the tokens seen at least ``max(min_count, ceil(min_share * documents))`` times."""
+    documents = beam.pvalue.AsSingleton(documents) if documents is not None else 0
     listed = (
         tokens_and_counts
         | f"{label}Collect" >> beam.combiners.ToList()
-        | f"{label}Sort" >> beam.Map(lambda counts: "\n".join(frequency_sorted(counts, min_count, limit)))
+        | f"{label}Sort" >> beam.Map(
+            lambda counts, n: "\n".join(frequency_sorted(counts, max(min_count, math.ceil(min_share * n)), limit)),
+            n=documents,
+        )
     )
     return _write_single(listed, path, f"{label}Write")
 
@@ -148,6 +155,7 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
     _write_vocab(
         items | "Tokens" >> beam.FlatMap(lambda i: sorted(set(i[contract.TEXT].split()))) | "CountTokens" >> beam.combiners.Count.PerElement(),
         vocab_dir / contract.TEXT_VOCAB, "TextVocab", config.text_min_count, config.text_vocab_size,
+        config.text_min_item_share, items | "CountAllItems" >> beam.combiners.Count.Globally(),
     )
     _write_vocab(
         items | "CatTokens" >> beam.FlatMap(lambda i: sorted(set(i[contract.CATEGORICAL]))) | "CountCat" >> beam.combiners.Count.PerElement(),

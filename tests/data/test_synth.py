@@ -13,7 +13,7 @@ from PIL import Image
 from braidrec.config import SynthConfig
 from braidrec.data.layout import DatasetSpec
 from braidrec.data.synth import START_TIME, GroundTruth, generate_synthetic
-from braidrec.data.synth_content import FILLER, WORDS_PER_TOPIC
+from braidrec.data.synth_content import FILLER, FRAMES, TINTS, WORDS_PER_TOPIC
 from braidrec.data.validate import validate_dataset
 
 SMALL = SynthConfig(items=60, users=40, topics=4, categories=3, history_mean=8, history_min=3,
@@ -98,11 +98,25 @@ def test_text_and_topics(synth):
     no_text = items["description"].isna() | (items["description"] == "")
     assert no_text.sum() == round(0.1 * 60) and (items["description"] == "").any() and items["description"].isna().any()
     assert np.array_equal(no_text.to_numpy(), GroundTruth.load(synth).arrays["missing_text"])
-    lengths = items["description"][~no_text].str.split().map(len)
-    assert lengths.between(12, 25).all()
+    described = items["description"][~no_text].str.split()
+    # The last four words name the picture's look (see test_descriptions_name_the_pictures_look).
+    assert described.map(len).between(12 + 4, 25 + 4).all()
     topical = set().union(*vocab)
-    words = " ".join(items["description"].dropna()).split()
+    words = [w for text in described for w in text[:-4]]
     assert 0.45 < np.mean([w in topical for w in words]) < 0.75
+
+
+def test_descriptions_name_the_pictures_look(synth):
+    items = _tables(synth)["items"]
+    truth = GroundTruth.load(synth).arrays
+    for row in np.flatnonzero(~truth["missing_text"]):
+        tint, frame = list(TINTS)[truth["item_tint"][row]], list(FRAMES)[truth["item_frame"][row]]
+        assert items["description"][row].endswith(f"{tint} backdrop {frame} frame")
+    clean = np.flatnonzero(~(truth["missing_image"] | truth["corrupt_image"] | truth["mismatched"]))
+    row = clean[0]
+    pixels = np.asarray(Image.open(synth / items["image_path"][row]).convert("RGB"), np.float64)
+    # The frame's colour runs along the border; the tint shows in the backdrop.
+    np.testing.assert_allclose(pixels[0].mean(axis=0), FRAMES[list(FRAMES)[truth["item_frame"][row]]], atol=12)
 
 
 def test_interactions_follow_the_rules(synth, truth):

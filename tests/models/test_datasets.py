@@ -5,7 +5,7 @@ import pytest
 
 from braidrec.features import contract
 from braidrec.models import datasets
-from braidrec.models.two_tower import NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX
+from braidrec.models.two_tower import ALIGNMENT_PREFIX, NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX
 
 
 def test_pad_histories_keeps_most_recent_on_the_right():
@@ -66,3 +66,16 @@ def test_sampling_probabilities_stay_proportional_and_below_one(tiny_run, negati
     np.testing.assert_allclose(probability, share[rows] + negatives / len(catalogue) / size, rtol=1e-5)
     if negatives:
         assert batch[NEGATIVE_PROBABILITY].shape == (negatives,)
+
+
+def test_alignment_items_are_distinct_catalogue_rows_drawn_per_batch(tiny_run):
+    catalogue = contract.load_catalogue(tiny_run["features"])
+    histories = contract.load_histories(tiny_run["features"])
+    share = datasets.sampling_probabilities(catalogue, histories)
+    users, hist, targets = datasets.sequence_windows(histories, 4)
+    data = datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None, alignment_items=16)
+    first, second = [[i.decode() for i in b[ALIGNMENT_PREFIX + contract.ITEM_ID].numpy()] for b in data.take(2)]
+    assert len(first) == len(set(first)) == 16 and set(first) <= set(catalogue.item_ids.tolist())
+    assert first != second
+    plain = next(iter(datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None)))
+    assert not any(key.startswith(ALIGNMENT_PREFIX) for key in plain)

@@ -68,3 +68,17 @@ def test_invalid_dataset_is_refused(tiny_run, tmp_path):
     with pytest.raises(InvalidDatasetError, match="items"):
         run_extract(broken, tmp_path / "features", ExtractConfig())
     assert not (tmp_path / "features").exists()
+
+
+def test_text_vocabulary_keeps_tokens_found_in_enough_items(tiny_run):
+    catalogue = contract.load_catalogue(tiny_run["features"])
+    texts = [t.decode() if isinstance(t, bytes) else str(t) for t in catalogue.features[contract.TEXT]]
+    config = ExtractConfig()
+    needed = max(config.text_min_count, -(-config.text_min_item_share * len(texts) // 1))
+    found: dict[str, int] = {}
+    for text in texts:
+        for token in set(text.split()):
+            found[token] = found.get(token, 0) + 1
+    vocab = (tiny_run["features"] / contract.VOCAB_DIR / contract.TEXT_VOCAB).read_text().split()
+    assert set(vocab) == {t for t, n in found.items() if n >= needed}
+    assert vocab, "the tiny catalogue must keep some text tokens"
