@@ -130,7 +130,9 @@ class BraidModel(tfrs.Model):
         if self.weighted_pairs:
             aligned = self.prefixed(inputs, ALIGNMENT_PREFIX)
             if aligned:
-                encoded, targets = self.item_tower.encode_all(aligned, training=training), aligned
+                encoded, item_ids = self.item_tower.encode_all(aligned, training=training), aligned[contract.ITEM_ID]
+            else:
+                item_ids = targets[contract.ITEM_ID]
             for weight, pairs in self.weighted_pairs:
-                loss += weight * self.alignment_loss(encoded, targets[contract.ITEM_ID], pairs)
+                loss += weight * self.alignment_loss(encoded, item_ids, pairs)
         return loss
