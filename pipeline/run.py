@@ -112,6 +112,9 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
     alignment = metrics.get("alignment", {}).get("text_to_image")
     if alignment:
         lines.append(f"text->image Recall@10 {alignment['recall@10']:.3f} over {alignment['items']} items; coverage@10 {metrics['coverage@10']:.3f}")
+        unseen = metrics["alignment"].get("unseen_text_to_image")
+        if unseen:
+            lines.append(f"  of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
     catalogue = contract.load_catalogue(paths.features)
     titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))

@@ -1,0 +1,15 @@
+"""The human summary `braid run` prints."""
+
+import json
+
+from braidrec.pipeline.run import summary
+
+
+def test_summary_reports_metrics_alignment_and_recommendations(tiny_run):
+    metrics = json.loads(tiny_run["metrics"].read_text())
+    result = {"run": tiny_run["data"].parent, "metrics": metrics, "export": tiny_run["export"], "recs": tiny_run["recs"]}
+    text = summary(result, users=1, top=3)
+    assert f"{metrics['braidrec']['warm']['recall@10']:.4f}" in text
+    unseen = metrics["alignment"]["unseen_text_to_image"]
+    assert f"of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)" in text
+    assert "top-3 recommendations" in text
