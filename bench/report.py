@@ -11,6 +11,20 @@ from bench import acceptance
 from braidrec.pipeline.fileutil import write_text_atomic
 
 METRICS = (("warm", "recall@10"), ("warm", "ndcg@10"), ("cold", "recall@10"))
+# braidrec diagnostics kept per run under ``info``: row key -> path into it.
+DIAGNOSTICS = {
+    "text_to_image recall@10": ("alignment", "text_to_image", "recall@10"),
+    "unseen text_to_image recall@10": ("alignment", "unseen_text_to_image", "recall@10"),
+    "seconds to best epoch": ("seconds_to_best_epoch",),
+}
+
+
+def _lookup(info: dict, path: tuple[str, ...]):
+    for part in path:
+        if not isinstance(info, dict) or part not in info:
+            return None
+        info = info[part]
+    return info
 
 
 def aggregate(records: list[dict]) -> list[dict]:
@@ -33,6 +47,10 @@ def aggregate(records: list[dict]) -> list[dict]:
             values = [r[part][metric] for r in runs if metric in r.get(part, {})]
             if values:
                 row[f"{part} {metric}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+        for key, path in DIAGNOSTICS.items():
+            values = [v for v in (_lookup(r.get("info", {}), path) for r in runs) if v is not None]
+            if values:
+                row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
         row["cold random"] = any(r.get("cold", {}).get("random", False) for r in runs)
         row["seconds"] = float(np.mean([r.get("seconds", 0.0) for r in runs]))
         rows.append(row)
@@ -50,11 +68,18 @@ def markdown(rows: list[dict], notes: list[str]) -> str:
     """The results table, one section per dataset, then the notes."""
     lines = ["# braidrec quality benchmark", ""]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        lines += [f"## {dataset}", "", "| method | kind | seeds | warm R@10 | warm N@10 | cold R@10 | train s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## {dataset}", "",
+            "| method | kind | seeds | warm R@10 | warm N@10 | cold R@10 | text→image R@10 (all / cold items) | train s | s to best epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for row in (r for r in rows if r["dataset"] == dataset):
+            to_best = f"{row['seconds to best epoch']['mean']:.0f}" if "seconds to best epoch" in row else "-"
             lines.append(
                 f"| {row['method']} | {row['kind']} | {row['seeds']} | {_cell(row, 'warm recall@10')} | "
-                f"{_cell(row, 'warm ndcg@10')} | {_cell(row, 'cold recall@10', row['cold random'])} | {row['seconds']:.0f} |"
+                f"{_cell(row, 'warm ndcg@10')} | {_cell(row, 'cold recall@10', row['cold random'])} | "
+                f"{_cell(row, 'text_to_image recall@10')} / {_cell(row, 'unseen text_to_image recall@10')} | "
+                f"{row['seconds']:.0f} | {to_best} |"
             )
         lines.append("")
     checks = acceptance.check(rows)

@@ -73,3 +73,22 @@ def test_kept_runs_are_replaced_by_a_rerun_of_the_same_seed():
     runs = KeptRuns([_run("a", 0, 0.1), _run("a", 1, 0.2), _run("b", 0, 0.3)])
     runs.append(_run("a", 0, 0.5))
     assert sorted((r["method"], r["seed"], r["warm"]["recall@10"]) for r in runs) == [("a", 0, 0.5), ("a", 1, 0.2), ("b", 0, 0.3)]
+
+
+def test_braidrec_diagnostics_are_aggregated_and_checked():
+    from bench.acceptance import check
+
+    def run(seed, all_items, cold_items, to_best):
+        out = _run("braidrec attention", seed, 0.4)
+        out.update(dataset="synthetic", kind="braidrec", info={"seconds_to_best_epoch": to_best, "alignment": {
+            "text_to_image": {"recall@10": all_items}, "unseen_text_to_image": {"recall@10": cold_items}}})
+        return out
+
+    row, = report.aggregate([run(0, 0.9, 0.4, 100.0), run(1, 0.7, 0.6, 200.0)])
+    assert row["text_to_image recall@10"]["mean"] == pytest.approx(0.8)
+    assert row["unseen text_to_image recall@10"]["mean"] == pytest.approx(0.5)
+    assert row["seconds to best epoch"]["mean"] == pytest.approx(150.0)
+    lines = check([row])
+    assert "synthetic text->image R@10 >= 0.8 (all items): 0.800 vs floor 0.800: PASS" in lines
+    assert "synthetic text->image R@10 >= 0.8 (cold items, unseen by the alignment loss): 0.500 vs floor 0.800: FAIL" in lines
+    assert "| 0.800 ± 0.100 / 0.500 ± 0.100 |" in report.markdown([row], [])
