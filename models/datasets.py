@@ -141,6 +141,9 @@ def retrieval_dataset(
     pool = tf.constant(np.arange(items) if alignment_rows is None else np.asarray(alignment_rows, np.int64), tf.int64)
     aligned = min(alignment_items, int(pool.shape[0]))
 
+    def features_at(prefix: str, rows) -> dict:
+        return {prefix + name: tf.gather(values, rows) for name, values in table.items()}
+
     def attach(batch):
         out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"]}
         target_rows = batch["row"]
@@ -150,20 +153,16 @@ def retrieval_dataset(
             target_rows = tf.gather(flat, out[QUERY_POSITION])
         size = tf.cast(tf.shape(target_rows)[0], tf.float32)
         uniform = extra / items
-        for name, values in table.items():
-            out[TARGET_PREFIX + name] = tf.gather(values, target_rows)
+        out.update(features_at(TARGET_PREFIX, target_rows))
         # Expected count per candidate divided by the batch size: TFRS clips the
         # probability to [1e-6, 1], so an unscaled count would flatten the correction.
         out[SAMPLING_PROBABILITY] = tf.gather(probs, target_rows) + uniform / size
         if extra:
             negative_rows = tf.random.shuffle(tf.range(items))[:extra]
-            for name, values in table.items():
-                out[NEGATIVE_PREFIX + name] = tf.gather(values, negative_rows)
+            out.update(features_at(NEGATIVE_PREFIX, negative_rows))
             out[NEGATIVE_PROBABILITY] = tf.gather(probs, negative_rows) + uniform / size
         if aligned:
-            drawn = tf.gather(pool, tf.random.shuffle(tf.range(tf.shape(pool)[0]))[:aligned])
-            for name, values in table.items():
-                out[ALIGNMENT_PREFIX + name] = tf.gather(values, drawn)
+            out.update(features_at(ALIGNMENT_PREFIX, tf.random.shuffle(pool)[:aligned]))
         return out
 
     return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
