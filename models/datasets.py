@@ -94,7 +94,7 @@ def retrieval_dataset(
     negatives: int = 0,
     features: dict[str, np.ndarray] | None = None,
     alignment_items: int = 0,
-    alignment_rows: np.ndarray | None = None,
+    sample_rows: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
 
@@ -103,17 +103,18 @@ def retrieval_dataset(
     batches hold about ``batch_size`` targets, flattened, with each target's
     row in the [windows * L] per-position user embeddings under ``query_position``.
 
-    With ``negatives > 0`` each batch also carries that many catalogue items drawn
-    uniformly without replacement (all of them when it is at least the catalogue
-    size): mixed negative sampling, which shows the loss the unpopular items that
-    in-batch negatives rarely include. The sampling probability of every
-    candidate is then proportional to its expected count among the batch's
-    candidates, ``share + negatives / (items * batch)``, so the logQ correction
-    stays exact.
+    With ``negatives > 0`` each batch also carries that many items drawn
+    uniformly without replacement from ``sample_rows`` (default: the whole
+    catalogue; all of them when it is at least their number): mixed negative
+    sampling, which shows the loss the unpopular items that in-batch negatives
+    rarely include. The sampling probability of every candidate is then
+    proportional to its expected count among the batch's candidates,
+    ``share + negatives / (pool * batch)`` for pool items, so the logQ
+    correction stays exact.
     ``features`` replaces the catalogue's feature arrays (e.g. pre-tokenised text).
     With ``alignment_items > 0`` each batch carries that many catalogue items
-    drawn uniformly (from ``alignment_rows``, default all) under
-    ``alignment_<name>``, for the cross-modal alignment loss.
+    drawn uniformly from ``sample_rows`` under ``alignment_<name>``, for the
+    cross-modal alignment loss.
 
     Raises:
         KeyError: a target item is missing from the catalogue (features and splits disagree).
@@ -136,10 +137,11 @@ def retrieval_dataset(
     if shuffle_seed is not None:
         data = data.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
 
-    items = len(catalogue)
-    extra = min(negatives, items)
-    pool = tf.constant(np.arange(items) if alignment_rows is None else np.asarray(alignment_rows, np.int64), tf.int64)
-    aligned = min(alignment_items, int(pool.shape[0]))
+    pool_rows = np.arange(len(catalogue)) if sample_rows is None else np.asarray(sample_rows, np.int64)
+    pool = tf.constant(pool_rows, tf.int64)
+    in_pool = tf.constant(np.isin(np.arange(len(catalogue)), pool_rows))
+    extra = min(negatives, len(pool_rows))
+    aligned = min(alignment_items, len(pool_rows))
 
     def features_at(prefix: str, rows) -> dict:
         return {prefix + name: tf.gather(values, rows) for name, values in table.items()}
@@ -152,15 +154,20 @@ def retrieval_dataset(
             out[QUERY_POSITION] = tf.where(flat >= 0)[:, 0]
             target_rows = tf.gather(flat, out[QUERY_POSITION])
         size = tf.cast(tf.shape(target_rows)[0], tf.float32)
-        uniform = extra / items
+        uniform = extra / len(pool_rows)
+
+        def probability(rows):
+            # Expected count per candidate divided by the batch size: TFRS clips the
+            # probability to [1e-6, 1], so an unscaled count would flatten the correction.
+            drawn = tf.where(tf.gather(in_pool, rows), uniform / size, 0.0)
+            return tf.gather(probs, rows) + drawn
+
         out.update(features_at(TARGET_PREFIX, target_rows))
-        # Expected count per candidate divided by the batch size: TFRS clips the
-        # probability to [1e-6, 1], so an unscaled count would flatten the correction.
-        out[SAMPLING_PROBABILITY] = tf.gather(probs, target_rows) + uniform / size
+        out[SAMPLING_PROBABILITY] = probability(target_rows)
         if extra:
-            negative_rows = tf.random.shuffle(tf.range(items))[:extra]
+            negative_rows = tf.random.shuffle(pool)[:extra]
             out.update(features_at(NEGATIVE_PREFIX, negative_rows))
-            out[NEGATIVE_PROBABILITY] = tf.gather(probs, negative_rows) + uniform / size
+            out[NEGATIVE_PROBABILITY] = probability(negative_rows)
         if aligned:
             out.update(features_at(ALIGNMENT_PREFIX, tf.random.shuffle(pool)[:aligned]))
         return out

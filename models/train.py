@@ -92,8 +92,9 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
         config.train.sampled_negatives, model.item_tower.pretokenize(data.catalogue.features),
         alignment_items=config.train.alignment_items if model.weighted_pairs else 0,
-        # Cold items stay out, so their cross-modal retrieval measures generalisation, not memory.
-        alignment_rows=np.flatnonzero(data.train_counts > 0),
+        # Cold items stay out of sampled negatives and alignment: training must not see them,
+        # so cold recall and their cross-modal retrieval measure generalisation, not memory.
+        sample_rows=np.flatnonzero(data.train_counts > 0),
     )
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     validation = ValidationRecall(data, config.train.patience)

@@ -5,7 +5,9 @@ import pytest
 
 from braidrec.features import contract
 from braidrec.models import datasets
-from braidrec.models.two_tower import ALIGNMENT_PREFIX, NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX
+from braidrec.models.two_tower import (
+    ALIGNMENT_PREFIX, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX,
+)
 
 
 def test_pad_histories_keeps_most_recent_on_the_right():
@@ -66,6 +68,27 @@ def test_sampling_probabilities_stay_proportional_and_below_one(tiny_run, negati
     np.testing.assert_allclose(probability, share[rows] + negatives / len(catalogue) / size, rtol=1e-5)
     if negatives:
         assert batch[NEGATIVE_PROBABILITY].shape == (negatives,)
+
+
+def test_negatives_and_alignment_items_come_only_from_the_sample_pool(tiny_run):
+    """Cold items must stay out of training: sampled negatives and aligned items are drawn from ``sample_rows``."""
+    catalogue = contract.load_catalogue(tiny_run["features"])
+    histories = contract.load_histories(tiny_run["features"])
+    share = datasets.sampling_probabilities(catalogue, histories)
+    users, hist, targets = datasets.sequence_windows(histories, 4)
+    index = catalogue.index()
+    pool = np.unique([index[t] for t in targets.ravel() if t != contract.PAD])
+    assert len(pool) < len(catalogue)
+    data = datasets.retrieval_dataset(
+        catalogue, users, hist, targets, share, 40, None, negatives=8, alignment_items=8, sample_rows=pool
+    )
+    allowed = set(catalogue.item_ids[pool].tolist())
+    for batch in data.take(3):
+        for prefix in (NEGATIVE_PREFIX, ALIGNMENT_PREFIX):
+            assert {i.decode() for i in batch[prefix + contract.ITEM_ID].numpy()} <= allowed
+        rows = [index[i.decode()] for i in batch[NEGATIVE_PREFIX + contract.ITEM_ID].numpy()]
+        size = len(batch[SAMPLING_PROBABILITY])
+        np.testing.assert_allclose(batch[NEGATIVE_PROBABILITY].numpy(), share[rows] + 8 / len(pool) / size, rtol=1e-5)
 
 
 def test_alignment_items_are_distinct_catalogue_rows_drawn_per_batch(tiny_run):
