@@ -22,14 +22,18 @@ def _braid(*argv) -> None:
         raise RuntimeError(f"`braid {' '.join(map(str, argv))}` exited {code}; run it by hand to see the report")
 
 
-def prepare(name: str, work: Path, ml100k_src: Path = DEFAULT_ML100K, fresh: bool = False) -> Path:
+def prepare(
+    name: str, work: Path, ml100k_src: Path = DEFAULT_ML100K, fresh: bool = False, extract: dict | None = None
+) -> Path:
     """Raw dataset and features of ``name`` under ``work/name``; returns the features directory.
 
     Args:
         name: ``synthetic`` or ``ml100k``.
         work: the benchmark's work directory.
         ml100k_src: the MovieLens 100K folder (u.data, u.item, posters/, overviews.csv).
-        fresh: re-create the dataset and features even if present.
+        fresh: re-create the features even if present (and the dataset, for the default features).
+        extract: ``braid extract`` flags (``{"text_encoder": "minilm"}`` is ``--extract.text_encoder minilm``);
+            their features go to ``features-<field>-<value>...`` beside the default ones.
 
     Raises:
         ValueError: unknown dataset name.
@@ -38,14 +42,23 @@ def prepare(name: str, work: Path, ml100k_src: Path = DEFAULT_ML100K, fresh: boo
     if name not in DATASETS:
         raise ValueError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
     root = Path(work) / name
-    data_dir, features = root / "data", root / "features"
+    extract = extract or {}
+    suffix = "".join(f"-{field}-{value}" for field, value in sorted(extract.items()))
+    data_dir, features = root / "data", root / f"features{suffix}"
     if not fresh and (features / contract.MANIFEST).is_file():
         return features
+    flags = [part for field, value in sorted(extract.items()) for part in (f"--extract.{field}", value)]
+    # Extra features are made from the raw data the default ones came from (same split).
+    if (fresh and not extract) or not (data_dir / "dataset.yaml").is_file():
+        _make_data(name, data_dir, ml100k_src)
+    _braid("extract", "--data", data_dir, "--out", features, *flags)
+    return features
+
+
+def _make_data(name: str, data_dir: Path, ml100k_src: Path) -> None:
     if name == "synthetic":
         _braid("data", "synth", "--out", data_dir)
-    else:
-        if not (Path(ml100k_src) / "u.data").is_file():
-            raise FileNotFoundError(f"{ml100k_src}/u.data not found: pass --ml100k-src DIR (the MovieLens 100K folder)")
-        _braid("data", "movielens", "--src", ml100k_src, "--out", data_dir)
-    _braid("extract", "--data", data_dir, "--out", features)
-    return features
+        return
+    if not (Path(ml100k_src) / "u.data").is_file():
+        raise FileNotFoundError(f"{ml100k_src}/u.data not found: pass --ml100k-src DIR (the MovieLens 100K folder)")
+    _braid("data", "movielens", "--src", ml100k_src, "--out", data_dir)

@@ -23,7 +23,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 from bench import datasets, report
 from bench.peers.base import evaluate_scorer
 from bench.peers.registry import PEERS, QUICK_PEERS, fit_function
-from bench.variants import QUICK_VARIANTS, VARIANTS, run_variant
+from bench.variants import QUICK_VARIANTS, VARIANTS, extract_overrides, run_variant
 from braidrec.data.synth import GroundTruth
 from braidrec.features import contract
 from braidrec.models.evaluate import EvalData, baseline_metrics
@@ -80,6 +80,12 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
     """Runs every peer and variant on dataset ``name`` for every seed, appending to ``records``."""
     features = datasets.prepare(name, Path(args.work), Path(args.ml100k_src), args.fresh)
     data = EvalData.load(features)
+    # Variants that change extraction get their own features, made once from the same raw data and split.
+    variant_features = {
+        variant: datasets.prepare(name, Path(args.work), Path(args.ml100k_src), args.fresh, extract_overrides(variant))
+        if extract_overrides(variant) else features
+        for variant in variants
+    }
     oracle = _oracle(features, data)
     if oracle is not None:
         records.append({"dataset": name, "method": "oracle", "kind": "reference", "seed": None, **oracle, "seconds": 0.0})
@@ -94,7 +100,7 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
             _progress(name, scorer.name, seed, metrics, seconds)
             report.write_results(records, notes, Path(args.out), chart_png=False)
         for variant in variants:
-            result = run_variant(features, Path(args.work) / name / "models" / f"{variant}-{seed}", variant, seed, KS)
+            result = run_variant(variant_features[variant], Path(args.work) / name / "models" / f"{variant}-{seed}", variant, seed, KS)
             if "skipped" in result:
                 note = f"{name}: braidrec {variant} skipped: {result['skipped']}"
                 if note not in notes:

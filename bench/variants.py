@@ -21,6 +21,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
     "no_image": {"model.disabled_modalities": ["image"]},
     "no_text": {"model.disabled_modalities": ["text"]},
+    # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
+    "pretrained_text": {"extract.text_encoder": "minilm"},
 }
 QUICK_VARIANTS = ("attention", "sum", "no_alignment")
 
@@ -36,6 +38,11 @@ def missing_fields(overrides: dict[str, object]) -> list[str]:
                 break
             target = getattr(target, part)
     return missing
+
+
+def extract_overrides(name: str) -> dict[str, object]:
+    """The ``extract.*`` fields of variant ``name`` (without the prefix): they need their own features."""
+    return {k.split(".", 1)[1]: v for k, v in VARIANTS[name].items() if k.startswith("extract.")}
 
 
 def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[int]) -> dict:

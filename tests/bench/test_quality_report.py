@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from bench import report
-from bench.variants import VARIANTS, missing_fields
+from bench import datasets, report
+from bench.variants import VARIANTS, extract_overrides, missing_fields
 
 
 def _run(method, seed, r10, cold=None):
@@ -37,6 +37,28 @@ def test_write_results_files(tmp_path):
 def test_missing_fields():
     assert missing_fields({"model.fusion": "sum", "model.nope": 1, "nosection.x": 2}) == ["model.nope", "nosection.x"]
     assert missing_fields(VARIANTS["attention"]) == []
+
+
+def test_every_variant_names_existing_fields():
+    assert {name: missing_fields(overrides) for name, overrides in VARIANTS.items()} == {name: [] for name in VARIANTS}
+    assert extract_overrides("pretrained_text") == {"text_encoder": "minilm"} and extract_overrides("sum") == {}
+
+
+def test_variant_features_are_extracted_from_the_same_raw_data(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_braid(*argv):
+        calls.append([str(a) for a in argv])
+        if argv[0] == "data":
+            (tmp_path / "synthetic" / "data").mkdir(parents=True)
+            (tmp_path / "synthetic" / "data" / "dataset.yaml").write_text("name: s")
+
+    monkeypatch.setattr(datasets, "_braid", fake_braid)
+    default = datasets.prepare("synthetic", tmp_path)
+    extra = datasets.prepare("synthetic", tmp_path, extract={"text_encoder": "minilm"})
+    assert default.name == "features" and extra.name == "features-text_encoder-minilm"
+    assert [c[:2] for c in calls] == [["data", "synth"], ["extract", "--data"], ["extract", "--data"]]
+    assert calls[2][-2:] == ["--extract.text_encoder", "minilm"] and calls[2][4] == str(extra)
 
 
 def test_acceptance_floors():
