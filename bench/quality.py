@@ -81,11 +81,12 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
     features = datasets.prepare(name, Path(args.work), Path(args.ml100k_src), args.fresh)
     data = EvalData.load(features)
     # Variants that change extraction get their own features, made once from the same raw data and split.
-    variant_features = {
-        variant: datasets.prepare(name, Path(args.work), Path(args.ml100k_src), args.fresh, extract_overrides(variant))
-        if extract_overrides(variant) else features
-        for variant in variants
-    }
+    variant_features = {}
+    for variant in variants:
+        extract = extract_overrides(variant)
+        variant_features[variant] = (
+            datasets.prepare(name, Path(args.work), Path(args.ml100k_src), args.fresh, extract) if extract else features
+        )
     oracle = _oracle(features, data)
     if oracle is not None:
         records.append({"dataset": name, "method": "oracle", "kind": "reference", "seed": None, **oracle, "seconds": 0.0})
