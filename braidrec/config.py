@@ -111,6 +111,10 @@ class TrainConfig:
     # targets, which popularity skews); cross-modal retrieval is judged over every item alike.
     alignment_items: int = 512
     patience: int = 4
+    # Time constant, in epochs, of an exponential moving average of the weights that replaces them at
+    # the end of every epoch: validation, early stopping and the saved model use it (0: none; 1.2 is
+    # the bench's weight_ema variant).
+    weight_ema_epochs: float = 0.0
     seed: int = 0
     verbose: int = 2
 

@@ -11,7 +11,7 @@ import numpy as np
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tf_keras as keras
 
-from braidrec.config import RunConfig
+from braidrec.config import RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
 from braidrec.models.evaluate import EvalData, model_metrics
@@ -26,6 +26,7 @@ class ValidationRecall(keras.callbacks.Callback):
 
     Stops after ``patience`` epochs without improvement and restores the best
     epoch's weights at the end (in-batch loss is a poor proxy for ranking).
+    With ``train.weight_ema_epochs`` the weights it sees are the moving average (see :func:`optimizer`).
     """
 
     def __init__(self, data: EvalData, patience: int):
@@ -57,6 +58,34 @@ class ValidationRecall(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam, with an exponential moving average of the weights when ``train.weight_ema_epochs > 0``.
+
+    The average's time constant is ``weight_ema_epochs`` epochs whatever the
+    dataset's size (momentum ``1 - 1 / (weight_ema_epochs * steps_per_epoch)``).
+    It overwrites the weights on each epoch's last step, so the validation
+    after it, early stopping and the saved model all use it, and the next
+    epoch trains on from it.
+
+    Args:
+        config: ``learning_rate`` and ``weight_ema_epochs``.
+        steps_per_epoch: batches per epoch.
+
+    Raises:
+        ValueError: ``weight_ema_epochs`` is negative, or the epoch length is unknown.
+    """
+    if config.weight_ema_epochs < 0:
+        raise ValueError(f"train.weight_ema_epochs {config.weight_ema_epochs} must be >= 0 (0 turns the average off)")
+    if config.weight_ema_epochs == 0:
+        return keras.optimizers.Adam(config.learning_rate)
+    if steps_per_epoch < 1:
+        raise ValueError(f"train.weight_ema_epochs needs the number of batches per epoch, got {steps_per_epoch}")
+    momentum = max(0.0, 1.0 - 1.0 / (config.weight_ema_epochs * steps_per_epoch))
+    return keras.optimizers.Adam(
+        config.learning_rate, use_ema=True, ema_momentum=momentum, ema_overwrite_frequency=steps_per_epoch,
+    )
 
 
 def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> dict:
@@ -96,7 +125,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         # so cold recall and their cross-modal retrieval measure generalisation, not memory.
         sample_rows=np.flatnonzero(data.train_counts > 0),
     )
-    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
+    model.compile(optimizer=optimizer(config.train, int(train_data.cardinality())))
     validation = ValidationRecall(data, config.train.patience)
     fit = model.fit(train_data, epochs=config.train.epochs, callbacks=[validation], verbose=config.train.verbose)
     history = {

@@ -5,9 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from braidrec.config import RunConfig
+import tensorflow as tf
+import tf_keras as keras
+
+from braidrec.config import RunConfig, TrainConfig
 from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON
-from braidrec.models.train import train
+from braidrec.models.train import optimizer, train
 
 
 @pytest.mark.parametrize(
@@ -16,6 +19,7 @@ from braidrec.models.train import train
         ({"disabled_modalities": ["text"]}, {}),
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
+        ({}, {"weight_ema_epochs": 1.2, "epochs": 2}),
     ],
 )
 def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train_changes):
@@ -40,3 +44,23 @@ def test_sequence_examples_refuse_non_causal_history(tiny_run, tmp_path):
     config.model.history_causal = False
     with pytest.raises(ValueError, match="history_causal"):
         train(tiny_run["features"], tmp_path / "model", config)
+
+
+def test_weight_ema_copies_the_average_into_the_weights_at_each_epoch_end():
+    # Constant gradient 1 makes every Adam step exactly -lr (0.1). A time constant of one 2-step
+    # epoch is momentum 1 - 1/2 = 0.5, so the average
+    # after epoch 1 (weights -0.1, -0.2) is -0.125 and replaces the weights; epoch 2 then runs
+    # -0.225, -0.325 with average -0.175, -0.25. Plain weights would end at -0.2 and -0.4.
+    model = keras.Sequential([keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=optimizer(TrainConfig(learning_rate=0.1, weight_ema_epochs=1), steps_per_epoch=2),
+                  loss=lambda _, predicted: tf.reduce_sum(predicted))
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: seen.append(model.get_weights()[0].item()))
+    model.fit(np.ones((2, 1)), np.zeros((2, 1)), batch_size=1, epochs=2, shuffle=False, verbose=0, callbacks=[record])
+    assert seen == pytest.approx([-0.125, -0.25], abs=1e-4)
+
+
+@pytest.mark.parametrize("epochs, steps", [(-0.5, 10), (1.0, 0)])
+def test_weight_ema_needs_a_positive_time_constant_and_a_known_epoch(epochs, steps):
+    with pytest.raises(ValueError, match="weight_ema_epochs"):
+        optimizer(TrainConfig(weight_ema_epochs=epochs), steps_per_epoch=steps)
