@@ -48,9 +48,9 @@ def test_sequence_examples_refuse_non_causal_history(tiny_run, tmp_path):
 
 def test_weight_ema_copies_the_average_into_the_weights_at_each_epoch_end():
     # Constant gradient 1 makes every Adam step exactly -lr (0.1). A time constant of one 2-step
-    # epoch is momentum 1 - 1/2 = 0.5, so the average
-    # after epoch 1 (weights -0.1, -0.2) is -0.125 and replaces the weights; epoch 2 then runs
-    # -0.225, -0.325 with average -0.175, -0.25. Plain weights would end at -0.2 and -0.4.
+    # epoch is momentum 1 - 1/2 = 0.5. Epoch 1's weights run -0.1, -0.2 and their average -0.05,
+    # -0.125, which replaces them; epoch 2's run -0.225, -0.325 and the average -0.175, -0.25.
+    # Plain weights would read -0.2 and -0.4 at the epoch ends.
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
     model.compile(optimizer=optimizer(TrainConfig(learning_rate=0.1, weight_ema_epochs=1), steps_per_epoch=2),
                   loss=lambda _, predicted: tf.reduce_sum(predicted))
