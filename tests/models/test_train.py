@@ -61,6 +61,6 @@ def test_weight_ema_copies_the_average_into_the_weights_at_each_epoch_end():
 
 
 @pytest.mark.parametrize("epochs, steps", [(-0.5, 10), (1.0, 0)])
-def test_weight_ema_needs_a_positive_time_constant_and_a_known_epoch(epochs, steps):
+def test_weight_ema_needs_a_non_negative_time_constant_and_a_known_epoch(epochs, steps):
     with pytest.raises(ValueError, match="weight_ema_epochs"):
         optimizer(TrainConfig(weight_ema_epochs=epochs), steps_per_epoch=steps)
