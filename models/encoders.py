@@ -108,7 +108,7 @@ class VectorEncoder(keras.layers.Layer):
 
 
 class CategoricalEncoder(keras.layers.Layer):
-    """Bag of ``column=value`` tokens -> (mean embedding, log of the token count) -> projection."""
+    """Bag of ``column=value`` tokens -> mean embedding -> projection."""
 
     def __init__(self, vocabulary: list[str], dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -121,11 +121,8 @@ class CategoricalEncoder(keras.layers.Layer):
         valid = index > 1
         weights = tf.cast(valid, tf.float32)
         summed = tf.einsum("bt,btd->bd", weights, self.embedding(index))
-        count = tf.reduce_sum(weights, axis=-1, keepdims=True)
-        mean = summed / tf.maximum(count, 1.0)
-        # The mean forgets how many tokens an item has; that count carries signal of its own
-        # (on MovieLens, films tagged with more genres are watched more).
-        return self.project(tf.concat([mean, tf.math.log1p(count)], axis=-1)), tf.reduce_any(valid, axis=-1)
+        mean = summed / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1.0)
+        return self.project(mean), tf.reduce_any(valid, axis=-1)
 
 
 class NumericEncoder(keras.layers.Layer):
