@@ -116,6 +116,9 @@ class TrainConfig:
     # the bench's weight_ema variant).
     weight_ema_epochs: float = 0.0
     seed: int = 0
+    # Deterministic TensorFlow ops, so the same seed gives the same model whatever the machine's load
+    # (process-wide: it stays on for later work in the same process).
+    deterministic: bool = True
     verbose: int = 2
 
 
