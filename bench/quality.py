@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
 
 from bench import datasets, report
 from bench.peers.base import evaluate_scorer
@@ -128,6 +129,9 @@ def _progress(dataset: str, method: str, seed: int, metrics: dict, seconds: floa
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; returns the process exit code."""
     args = parse_args(argv)
+    # braidrec's train() turns deterministic kernels on process-wide; turning them on here gives every
+    # peer the same, instead of only the peers that happen to run after the first braidrec model.
+    tf.config.experimental.enable_op_determinism()
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",") if s.strip()]
     peers = _names(args.peers, PEERS, QUICK_PEERS if args.quick else PEERS)
     variants = _names(args.variants, list(VARIANTS), QUICK_VARIANTS if args.quick else list(VARIANTS))
