@@ -8,6 +8,7 @@ import tensorflow_recommenders as tfrs
 
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract
+from braidrec.models.alignment import paired_info_nce
 from braidrec.models.towers import ItemTower
 from braidrec.models.user_tower import UserTower
 
@@ -64,31 +65,12 @@ class BraidModel(tfrs.Model):
             ) if weight > 0 and chosen
         ]
         self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
-        self.alignment_task = tfrs.tasks.Retrieval(temperature=train.alignment_temperature, remove_accidental_hits=True)
+        self.alignment_temperature = train.alignment_temperature
 
     @staticmethod
     def prefixed(batch: dict, prefix: str) -> dict:
         """The features stored under ``prefix``, with the prefix removed."""
         return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix) and k != NEGATIVE_PROBABILITY}
-
-    def alignment_loss(self, encoded: dict, item_ids: tf.Tensor, pairs: list[tuple[int, int]]) -> tf.Tensor:
-        """Symmetric InfoNCE between modality ``pairs`` of the same items, over items having both (mean over pairs)."""
-        losses = []
-        for a, b in pairs:
-            both = encoded["mask"][:, a] & encoded["mask"][:, b]
-            left = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, a], both), axis=-1)
-            right = tf.math.l2_normalize(tf.boolean_mask(encoded["modalities"][:, b], both), axis=-1)
-            ids = tf.boolean_mask(item_ids, both)
-            # A batch may hold no item with both modalities; the task cannot take an empty batch.
-            losses.append(tf.cond(
-                tf.reduce_any(both),
-                lambda left=left, right=right, ids=ids: (
-                    self.alignment_task(left, right, candidate_ids=ids, compute_metrics=False)
-                    + self.alignment_task(right, left, candidate_ids=ids, compute_metrics=False)
-                ),
-                lambda: tf.constant(0.0),
-            ))
-        return tf.add_n(losses) / (2 * len(losses))
 
     @staticmethod
     def same_window_mask(windows: tf.Tensor, num_candidates: tf.Tensor) -> tf.Tensor:
@@ -111,7 +93,16 @@ class BraidModel(tfrs.Model):
             windows = inputs[QUERY_POSITION] // tf.cast(tf.shape(per_position)[1], tf.int64)
         else:
             users = self.user_tower(inputs, training=training)
-        encoded = self.item_tower.encode_all(targets, training=training)
+        aligned = self.prefixed(inputs, ALIGNMENT_PREFIX) if self.weighted_pairs else {}
+        if aligned:
+            # One item-tower pass over the targets and the alignment items: half the ops of two.
+            count = tf.shape(targets[contract.ITEM_ID])[0]
+            both = self.item_tower.encode_all({k: tf.concat([v, aligned[k]], 0) for k, v in targets.items()}, training=training)
+            encoded = {k: v[:count] for k, v in both.items()}
+            encoded_aligned, aligned_ids = {k: v[count:] for k, v in both.items()}, aligned[contract.ITEM_ID]
+        else:
+            encoded = self.item_tower.encode_all(targets, training=training)
+            encoded_aligned, aligned_ids = encoded, targets[contract.ITEM_ID]
         candidates, ids, probability = encoded["embedding"], targets[contract.ITEM_ID], inputs[SAMPLING_PROBABILITY]
         negatives = self.prefixed(inputs, NEGATIVE_PREFIX)
         if negatives:
@@ -127,12 +118,8 @@ class BraidModel(tfrs.Model):
             compute_metrics=False,
             score_mask=None if windows is None else self.same_window_mask(windows, tf.shape(candidates)[0]),
         )
-        if self.weighted_pairs:
-            aligned = self.prefixed(inputs, ALIGNMENT_PREFIX)
-            if aligned:
-                encoded, item_ids = self.item_tower.encode_all(aligned, training=training), aligned[contract.ITEM_ID]
-            else:
-                item_ids = targets[contract.ITEM_ID]
-            for weight, pairs in self.weighted_pairs:
-                loss += weight * self.alignment_loss(encoded, item_ids, pairs)
+        for weight, pairs in self.weighted_pairs:
+            loss += weight * paired_info_nce(
+                encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, self.alignment_temperature
+            )
         return loss
