@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install run test test-slow bench bench-serve bench-extract bench-quality clean
+.PHONY: install run test test-slow bench bench-serve bench-extract bench-train bench-quality clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 # Every benchmark; each reports ratios against a baseline run in the same command (results in bench/results/).
-bench: bench-extract bench-serve bench-quality
+bench: bench-extract bench-serve bench-train bench-quality
 
 # SavedModel, partitioned index, batch recommendation and server load against NumPy (~10 min).
 bench-serve: $(STAMP)
@@ -38,6 +38,10 @@ bench-serve: $(STAMP)
 # Image decode + encode items/s: Beam multi-processing (2 workers) against a plain Python loop.
 bench-extract: $(STAMP)
 	$(BIN)/python -m bench.bench_extract --images 8000
+
+# Training s/epoch: without the alignment loss, and nondeterministic kernels, as baselines (~5 min).
+bench-train: $(STAMP)
+	$(BIN)/python -m bench.bench_train
 
 # braidrec vs popularity, ALS, BPR, LightFM, TFRS two-tower, SASRec; ablations; 3 seeds (bench/README.md).
 # Installs the bench extra (implicit, lightfm-next, matplotlib). Smoke run: make bench-quality QUALITY_ARGS=--quick

@@ -1,0 +1,98 @@
+"""``make bench-train``: training seconds per epoch, as ratios within one process.
+
+Trains the default configuration for a few epochs, on ml-100k when
+``../shared/datasets/ml-100k`` exists and on the synthetic default otherwise,
+and reports seconds per epoch against two baselines run in the same process:
+
+- the same training without the alignment loss (its cost per epoch);
+- nondeterministic kernels against ``train.deterministic`` (the cost of
+  reproducibility). Deterministic kernels cannot be turned off again in a
+  process, so the nondeterministic runs come first, after a warm-up run that
+  pays for the first graph tracing and is not reported.
+
+Writes ``bench/results/train.md`` and ``train.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+
+from bench import datasets
+from braidrec.config import RunConfig
+from braidrec.models.train import train
+from braidrec.pipeline.fileutil import write_text_atomic
+
+RESULTS = Path(__file__).parent / "results"
+NO_ALIGNMENT = {"alignment_weight": 0.0, "behaviour_alignment_weight": 0.0}
+
+
+def train_seconds(features: Path, out: Path, epochs: int, deterministic: bool, **train_fields) -> float:
+    """Wall-clock seconds of ``train`` for ``epochs`` epochs (no early stop), setup and saving included."""
+    config = RunConfig()
+    config.train.epochs, config.train.patience, config.train.verbose = epochs, epochs, 0
+    config.train.deterministic = deterministic
+    for name, value in train_fields.items():
+        setattr(config.train, name, value)
+    started = time.time()
+    train(features, out, config)
+    return time.time() - started
+
+
+def seconds_per_epoch(features: Path, out: Path, epochs: int, deterministic: bool, **train_fields) -> float:
+    """Marginal seconds per epoch (validation included): ``epochs + 1`` epochs minus one, which cancels setup."""
+    longer = train_seconds(features, out, epochs + 1, deterministic, **train_fields)
+    return (longer - train_seconds(features, out, 1, deterministic, **train_fields)) / epochs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark and writes the results; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_train", description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per measured run")
+    parser.add_argument("--work", default="runs/bench", help="datasets and features go here")
+    parser.add_argument("--out", default=str(RESULTS), help="results directory")
+    args = parser.parse_args(argv)
+    dataset = "ml100k" if (datasets.DEFAULT_ML100K / "u.data").is_file() else "synthetic"
+    features = datasets.prepare(dataset, Path(args.work))
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        train_seconds(features, model, 1, deterministic=False)  # warm-up, not reported
+        for deterministic in (False, True):
+            label = "deterministic" if deterministic else "nondeterministic"
+            runs[f"default, {label}"] = seconds_per_epoch(features, model, args.epochs, deterministic)
+            runs[f"no alignment loss, {label}"] = seconds_per_epoch(features, model, args.epochs, deterministic, **NO_ALIGNMENT)
+            print({k: round(v, 2) for k, v in runs.items()}, flush=True)
+    ratios = {
+        "alignment loss cost (default / no alignment), deterministic":
+            runs["default, deterministic"] / runs["no alignment loss, deterministic"],
+        "deterministic kernels cost (deterministic / not), default":
+            runs["default, deterministic"] / runs["default, nondeterministic"],
+    }
+    result = {"dataset": dataset, "epochs": args.epochs, "machine": platform.processor() or platform.machine(),
+              "seconds_per_epoch": runs, "ratios": ratios}
+    lines = [
+        "# Training speed", "",
+        f"Dataset {dataset}; seconds per epoch (validation included) as the difference between runs of "
+        f"{args.epochs + 1} and 1 epochs, all in one process (`python -m bench.bench_train`).", "",
+        "| run | s / epoch |", "| --- | --- |",
+        *[f"| {name} | {value:.1f} |" for name, value in runs.items()], "",
+        "| ratio | value |", "| --- | --- |",
+        *[f"| {name} | {value:.2f}x |" for name, value in ratios.items()], "",
+    ]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "train.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(out / "train.md", "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
