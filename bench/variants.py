@@ -16,8 +16,10 @@ from braidrec.config import RunConfig
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
-    # Validate and keep a moving average of the weights (time constant 1.2 epochs).
-    "weight_ema": {"train.weight_ema_epochs": 1.2},
+    # The default before 2026-11-30: learning rate 0.002, no weight average.
+    "lr0.002": {"train.learning_rate": 0.002, "train.weight_ema_epochs": 0.0},
+    # The weight average at that learning rate.
+    "weight_ema": {"train.learning_rate": 0.002, "train.weight_ema_epochs": 1.2},
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
     "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
