@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
-from braidrec.config import ExtractConfig, ModelConfig, TrainConfig, from_dict
+from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
+from braidrec.config_loader import from_dict
 from braidrec.features import contract
 from braidrec.models.two_tower import BraidModel
 

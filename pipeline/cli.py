@@ -15,7 +15,8 @@ import sys
 import typing
 from pathlib import Path
 
-from braidrec.config import ConfigError, SynthConfig, add_config_flags, config_from_args
+from braidrec.config import SynthConfig
+from braidrec.config_loader import ConfigError, add_config_flags, config_from_args
 
 BEAM_STAGES = {"extract", "recommend", "run"}
 

@@ -4,7 +4,8 @@ import argparse
 
 import pytest
 
-from braidrec.config import ConfigError, RunConfig, add_config_flags, config_from_args, load_config
+from braidrec.config import RunConfig
+from braidrec.config_loader import ConfigError, add_config_flags, config_from_args, load_config
 
 
 def test_default_yaml_loads_and_matches_dataclasses():
