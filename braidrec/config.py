@@ -75,6 +75,8 @@ class ModelConfig:
     history_pooling: str = "attention"
     dropout: float = 0.1
     disabled_modalities: list[str] = dataclasses.field(default_factory=list)
+    # Encode the users table's profile (categorical tokens, numbers) in the user tower when extracted.
+    user_features: bool = True
 
 
 @dataclasses.dataclass

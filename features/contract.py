@@ -1,9 +1,9 @@
 """The feature contract: names, dtypes, files and parsing shared by every stage.
 
 The Beam extraction job writes what this module describes, the trainer and the
-evaluator read it back with :func:`load_catalogue` / :func:`load_histories`, and
-the exporter bakes the same vocabularies into the SavedModel. Changing a
-feature means changing it here, once.
+evaluator read it back with :mod:`braidrec.features.readers`, and the exporter
+bakes the same vocabularies into the SavedModel. Changing a feature means
+changing it here, once.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-
-import numpy as np
 
 import braidrec  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import tensorflow as tf
@@ -37,6 +35,11 @@ USER_ID = "user_id"
 HISTORY_ITEMS = "items"
 HISTORY_TIMESTAMPS = "timestamps"
 HISTORY_SPLITS = "splits"
+# The user's profile from the optional users table (``column=value`` tokens, numeric values and their
+# presence); empty when the dataset has none. The user tower reads them, so a new user can bring them.
+USER_CATEGORICAL = "user_categorical"
+USER_NUMERIC = "user_numeric"
+USER_NUMERIC_MASK = "user_numeric_mask"
 SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST = 0, 1, 2
 SPLIT_NAMES = ("train", "val", "test", "cold_test")
 
@@ -52,6 +55,8 @@ USER_VOCAB = "users.txt"
 TEXT_VOCAB = "text.txt"
 CATEGORICAL_VOCAB = "categorical.txt"
 NUMERIC_STATS = "numeric.json"
+USER_CATEGORICAL_VOCAB = "user_categorical.txt"
+USER_NUMERIC_STATS = "user_numeric.json"
 ENCODERS = "encoders.json"
 SPLITS_DIR = "splits"
 MANIFEST = "manifest.json"
@@ -90,13 +95,22 @@ def item_example(item: dict) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def history_example(user_id: str, items: list[str], timestamps: list[int], splits: list[int]) -> bytes:
-    """Serialises one user's warm, time-ordered history with the split of each interaction."""
+def history_example(user_id: str, items: list[str], timestamps: list[int], splits: list[int],
+                    profile: dict | None = None) -> bytes:
+    """Serialises one user's warm, time-ordered history with the split of each interaction.
+
+    ``profile`` holds the user's ``USER_CATEGORICAL`` tokens and ``USER_NUMERIC`` /
+    ``USER_NUMERIC_MASK`` values (one per numeric column of the users table); None without one.
+    """
+    profile = profile or {}
     feature = {
         USER_ID: _bytes([user_id]),
         HISTORY_ITEMS: _bytes(items),
         HISTORY_TIMESTAMPS: _ints(timestamps),
         HISTORY_SPLITS: _ints(splits),
+        USER_CATEGORICAL: _bytes(profile.get(USER_CATEGORICAL, [])),
+        USER_NUMERIC: _floats(profile.get(USER_NUMERIC, [])),
+        USER_NUMERIC_MASK: _floats(profile.get(USER_NUMERIC_MASK, [])),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
@@ -131,6 +145,9 @@ HISTORY_SPEC = {
     HISTORY_ITEMS: tf.io.VarLenFeature(tf.string),
     HISTORY_TIMESTAMPS: tf.io.VarLenFeature(tf.int64),
     HISTORY_SPLITS: tf.io.VarLenFeature(tf.int64),
+    USER_CATEGORICAL: tf.io.VarLenFeature(tf.string),
+    USER_NUMERIC: tf.io.VarLenFeature(tf.float32),
+    USER_NUMERIC_MASK: tf.io.VarLenFeature(tf.float32),
 }
 
 
@@ -144,6 +161,8 @@ class Vocabularies:
         text: text tokens, most frequent first.
         categorical: ``column=value`` tokens.
         numeric_names, numeric_mean, numeric_std: numeric columns and their statistics.
+        user_categorical: the users table's ``column=value`` tokens (empty without a users table).
+        user_numeric_names, user_numeric_mean, user_numeric_std: its numeric columns and their statistics.
         image_dim: length of the image vector (the descriptor's 120 unless another encoder ran).
         text_embedding_dim: length of ``text_embedding``, 0 when no pretrained text encoder ran.
         encoders: ``vocab/encoders.json`` as read ({"image": {...}, "text": {...} or None}).
@@ -159,6 +178,10 @@ class Vocabularies:
     image_dim: int = IMAGE_DESCRIPTOR_DIM
     text_embedding_dim: int = 0
     encoders: dict = dataclasses.field(default_factory=dict)
+    user_categorical: list[str] = dataclasses.field(default_factory=list)
+    user_numeric_names: list[str] = dataclasses.field(default_factory=list)
+    user_numeric_mean: list[float] = dataclasses.field(default_factory=list)
+    user_numeric_std: list[float] = dataclasses.field(default_factory=list)
 
     @classmethod
     def load(cls, features_dir: str | Path) -> "Vocabularies":
@@ -175,6 +198,8 @@ class Vocabularies:
             return [line for line in (vocab / name).read_text(encoding="utf-8").split("\n") if line]
 
         stats = json.loads((vocab / NUMERIC_STATS).read_text())
+        # Feature directories written before user profiles have neither file: no profile features.
+        user_stats = json.loads((vocab / USER_NUMERIC_STATS).read_text()) if (vocab / USER_NUMERIC_STATS).is_file() else {}
         # Feature directories written before pluggable encoders have no encoders.json: descriptor, no text.
         encoders = json.loads((vocab / ENCODERS).read_text()) if (vocab / ENCODERS).is_file() else {}
         image, text = encoders.get("image") or {}, encoders.get("text") or {}
@@ -189,126 +214,8 @@ class Vocabularies:
             image_dim=int(image.get("dim", IMAGE_DESCRIPTOR_DIM)),
             text_embedding_dim=int(text.get("dim", 0)),
             encoders=encoders,
+            user_categorical=lines(USER_CATEGORICAL_VOCAB) if (vocab / USER_CATEGORICAL_VOCAB).is_file() else [],
+            user_numeric_names=user_stats.get("names", []),
+            user_numeric_mean=user_stats.get("mean", []),
+            user_numeric_std=user_stats.get("std", []),
         )
-
-
-@dataclasses.dataclass
-class Catalogue:
-    """Every item's features as aligned arrays (row ``i`` is ``item_ids[i]``)."""
-
-    item_ids: np.ndarray
-    titles: np.ndarray
-    features: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.item_ids)
-
-    def index(self) -> dict[str, int]:
-        """Item id -> row."""
-        return {item: row for row, item in enumerate(self.item_ids.tolist())}
-
-    def take(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """The feature dict of the given rows."""
-        return {name: values[rows] for name, values in self.features.items()}
-
-
-def _read_records(features_dir: str | Path, pattern: str) -> tf.data.TFRecordDataset:
-    files = sorted(str(p) for p in Path(features_dir).glob(pattern))
-    if not files:
-        raise FileNotFoundError(f"{features_dir}: no {pattern} files; run `braid extract` first")
-    return tf.data.TFRecordDataset(files)
-
-
-def load_catalogue(features_dir: str | Path) -> Catalogue:
-    """Reads every item example into a :class:`Catalogue`, sorted by item id.
-
-    Categorical tokens are padded with ``''`` to the longest item's count.
-    """
-    vocab = Vocabularies.load(features_dir)
-    spec = item_feature_spec(len(vocab.numeric_names), vocab.image_dim, vocab.text_embedding_dim)
-    batches = [
-        tf.io.parse_example(batch, spec)
-        for batch in _read_records(features_dir, ITEMS_PATTERN).batch(4096)
-    ]
-    merged: dict[str, np.ndarray] = {}
-    for name in spec:
-        parts = [b[name] for b in batches]
-        if isinstance(parts[0], tf.SparseTensor):
-            dense = [tf.sparse.to_dense(p, default_value=PAD) for p in parts]
-            width = max(1, max(int(d.shape[1]) for d in dense))
-            merged[name] = np.concatenate(
-                [np.pad(d.numpy(), ((0, 0), (0, width - d.shape[1])), constant_values=b"") for d in dense]
-            )
-        else:
-            merged[name] = np.concatenate([p.numpy() for p in parts])
-    order = np.argsort(merged[ITEM_ID], kind="stable")
-    merged = {name: values[order] for name, values in merged.items()}
-    item_ids = merged.pop(ITEM_ID).astype(str)
-    titles = merged.pop(TITLE)
-    features = {ITEM_ID: item_ids.astype(object), **merged}
-    return Catalogue(item_ids=item_ids, titles=np.char.decode(titles.astype(bytes), "utf-8"), features=features)
-
-
-@dataclasses.dataclass
-class UserHistory:
-    """One user's warm interactions in time order, with each one's split."""
-
-    user_id: str
-    items: list[str]
-    timestamps: list[int]
-    splits: list[int]
-
-    def before(self, split: int) -> list[str]:
-        """Items from the splits strictly earlier than ``split`` (train < val < test)."""
-        return [item for item, s in zip(self.items, self.splits) if s < split]
-
-    def of(self, split: int) -> list[str]:
-        """Items in exactly ``split``."""
-        return [item for item, s in zip(self.items, self.splits) if s == split]
-
-
-def load_histories(features_dir: str | Path) -> list[UserHistory]:
-    """Reads every user's history, sorted by user id."""
-    users = []
-    for raw in _read_records(features_dir, HISTORIES_PATTERN).batch(4096):
-        parsed = tf.io.parse_example(raw, HISTORY_SPEC)
-        items = tf.sparse.to_dense(parsed[HISTORY_ITEMS], default_value=PAD).numpy()
-        stamps = tf.sparse.to_dense(parsed[HISTORY_TIMESTAMPS], default_value=-1).numpy()
-        splits = tf.sparse.to_dense(parsed[HISTORY_SPLITS], default_value=-1).numpy()
-        for row, user in enumerate(parsed[USER_ID].numpy()):
-            n = int((splits[row] >= 0).sum())
-            users.append(
-                UserHistory(
-                    user_id=user.decode(),
-                    items=[x.decode() for x in items[row, :n]],
-                    timestamps=stamps[row, :n].tolist(),
-                    splits=splits[row, :n].tolist(),
-                )
-            )
-    return sorted(users, key=lambda u: u.user_id)
-
-
-_PUNCTUATION = r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]"""
-
-
-def normalize_text(text: str | None) -> str:
-    """Beam-side text normalisation: NFKC, lower case, punctuation to spaces.
-
-    :func:`tf_normalize_text` does the same inside the model (less NFKC, which
-    TensorFlow lacks), so text extracted offline and a raw query at serving
-    time become the same tokens.
-    """
-    import re
-    import unicodedata
-
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFKC", str(text)).lower()
-    return " ".join(re.sub(_PUNCTUATION, " ", text).split())
-
-
-def tf_normalize_text(text: tf.Tensor) -> tf.Tensor:
-    """In-graph twin of :func:`normalize_text` (lower case, punctuation to spaces)."""
-    text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, _PUNCTUATION, " ")
-    return tf.strings.strip(tf.strings.regex_replace(text, r"\s+", " "))

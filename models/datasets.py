@@ -14,7 +14,7 @@ import numpy as np
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.models.two_tower import (
     ALIGNMENT_PREFIX, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, QUERY_POSITION, TARGET_PREFIX,
 )
@@ -30,7 +30,7 @@ def pad_histories(histories: list[list[str]], length: int) -> np.ndarray:
     return out
 
 
-def next_item_pairs(users: list[contract.UserHistory], split: int, max_history: int):
+def next_item_pairs(users: list[readers.UserHistory], split: int, max_history: int):
     """(user ids, histories, target item ids) for every interaction in ``split``.
 
     For ``SPLIT_TRAIN`` every train interaction is a target with the train items
@@ -52,7 +52,7 @@ def next_item_pairs(users: list[contract.UserHistory], split: int, max_history: 
     return np.asarray(user_ids, dtype=object), pad_histories(histories, max_history), np.asarray(targets, dtype=object)
 
 
-def sequence_windows(users: list[contract.UserHistory], max_history: int):
+def sequence_windows(users: list[readers.UserHistory], max_history: int):
     """Train windows: (user ids [W], histories [W, L], targets [W, L]), ``L = max_history``.
 
     A user's train items are cut, from the most recent back, into windows of
@@ -73,7 +73,31 @@ def sequence_windows(users: list[contract.UserHistory], max_history: int):
     )
 
 
-def sampling_probabilities(catalogue: contract.Catalogue, users: list[contract.UserHistory]) -> np.ndarray:
+def user_profiles(users: list[readers.UserHistory], user_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Each example's user profile, aligned with ``user_ids``.
+
+    Returns:
+        ``USER_CATEGORICAL`` [N, T] tokens padded with ``''`` (T >= 1), ``USER_NUMERIC`` and
+        ``USER_NUMERIC_MASK`` float32 [N, K] (K numeric columns, 0 without a users table).
+        Users missing from ``users`` get an empty profile.
+    """
+    by_id = {user.user_id: user for user in users}
+    chosen = [by_id.get(user_id) for user_id in np.asarray(user_ids).tolist()]
+    width = max([1] + [len(u.categorical) for u in chosen if u is not None])
+    columns = max([0] + [len(u.numeric) for u in chosen if u is not None])
+    tokens = np.full((len(chosen), width), contract.PAD, dtype=object)
+    numeric = np.zeros((len(chosen), columns), np.float32)
+    mask = np.zeros((len(chosen), columns), np.float32)
+    for row, user in enumerate(chosen):
+        if user is None:
+            continue
+        tokens[row, :len(user.categorical)] = user.categorical
+        if user.numeric:
+            numeric[row], mask[row] = user.numeric, user.numeric_mask
+    return {contract.USER_CATEGORICAL: tokens.astype(str), contract.USER_NUMERIC: numeric, contract.USER_NUMERIC_MASK: mask}
+
+
+def sampling_probabilities(catalogue: readers.Catalogue, users: list[readers.UserHistory]) -> np.ndarray:
     """Each item's share of train interactions (floor of one count so no item has zero)."""
     index = catalogue.index()
     counts = np.ones(len(catalogue), dtype=np.float64)
@@ -84,7 +108,7 @@ def sampling_probabilities(catalogue: contract.Catalogue, users: list[contract.U
 
 
 def retrieval_dataset(
-    catalogue: contract.Catalogue,
+    catalogue: readers.Catalogue,
     user_ids: np.ndarray,
     histories: np.ndarray,
     targets: np.ndarray,
@@ -95,6 +119,7 @@ def retrieval_dataset(
     features: dict[str, np.ndarray] | None = None,
     alignment_items: int = 0,
     sample_rows: np.ndarray | None = None,
+    profiles: dict[str, np.ndarray] | None = None,
 ) -> tf.data.Dataset:
     """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
 
@@ -114,7 +139,8 @@ def retrieval_dataset(
     ``features`` replaces the catalogue's feature arrays (e.g. pre-tokenised text).
     With ``alignment_items > 0`` each batch carries that many catalogue items
     drawn uniformly from ``sample_rows`` under ``alignment_<name>``, for the
-    cross-modal alignment loss.
+    cross-modal alignment loss. ``profiles`` (:func:`user_profiles` of ``user_ids``)
+    adds each example's user profile.
 
     Raises:
         KeyError: a target item is missing from the catalogue (features and splits disagree).
@@ -131,8 +157,9 @@ def retrieval_dataset(
         batch_size = max(1, round(batch_size / per_window))
     table = {name: tf.constant(values) for name, values in (features or catalogue.features).items()}
     probs = tf.constant(probabilities)
+    profiles = profiles or {}
     data = tf.data.Dataset.from_tensor_slices(
-        {contract.USER_ID: user_ids.astype(str), "history": histories.astype(str), "row": rows}
+        {contract.USER_ID: user_ids.astype(str), "history": histories.astype(str), "row": rows, **profiles}
     )
     if shuffle_seed is not None:
         data = data.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -147,7 +174,7 @@ def retrieval_dataset(
         return {prefix + name: tf.gather(values, rows) for name, values in table.items()}
 
     def attach(batch):
-        out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"]}
+        out = {contract.USER_ID: batch[contract.USER_ID], "history": batch["history"], **{k: batch[k] for k in profiles}}
         target_rows = batch["row"]
         if windowed:
             flat = tf.reshape(target_rows, [-1])

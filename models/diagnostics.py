@@ -18,7 +18,7 @@ import numpy as np
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.models.evaluate import EvalData, model_metrics
 from braidrec.models.two_tower import BraidModel, alignment_pairs
 
@@ -26,7 +26,7 @@ IMAGE_NOISE_STD = 0.5
 TOP_CATEGORIES = 20
 
 
-def modality_embeddings(model: BraidModel, catalogue: contract.Catalogue, batch_size: int = 1024):
+def modality_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024):
     """(per-modality embeddings [items, M, dim], presence mask [items, M]) without id dropout."""
     embs, masks = [], []
     for start in range(0, len(catalogue), batch_size):
@@ -53,7 +53,7 @@ def cross_modal_recall(queries: np.ndarray, keys: np.ndarray, ks=(1, 10), rows: 
     return {f"recall@{k}": float((rank < k).mean()) for k in ks}
 
 
-def alignment_report(model: BraidModel, catalogue: contract.Catalogue, unseen: np.ndarray | None = None) -> dict:
+def alignment_report(model: BraidModel, catalogue: readers.Catalogue, unseen: np.ndarray | None = None) -> dict:
     """Paired-minus-random cosine gap per aligned pair; text<->image retrieval.
 
     Args:
@@ -97,8 +97,17 @@ def _with_features(data: EvalData, **changes: np.ndarray) -> EvalData:
     return dataclasses.replace(data, catalogue=dataclasses.replace(data.catalogue, features=features))
 
 
+def _without_profiles(data: EvalData) -> EvalData:
+    blank = [
+        dataclasses.replace(h, categorical=[], numeric=[0.0] * len(h.numeric), numeric_mask=[0.0] * len(h.numeric))
+        for h in data.histories
+    ]
+    return dataclasses.replace(data, histories=blank)
+
+
 def robustness_report(model: BraidModel, data: EvalData, ks: list[int]) -> dict:
-    """Warm and cold Recall@10 with images removed, text removed, and noisy image inputs.
+    """Warm and cold Recall@10 with images removed, text removed, noisy image inputs and,
+    when the user tower reads them, user profiles removed (``no_profile``).
 
     Noise is Gaussian with ``IMAGE_NOISE_STD`` times each image feature's
     standard deviation over the catalogue (seeded).
@@ -111,6 +120,8 @@ def robustness_report(model: BraidModel, data: EvalData, ks: list[int]) -> dict:
         "no_text": _with_features(data, **{contract.HAS_TEXT: np.zeros_like(feats[contract.HAS_TEXT])}),
         "image_noise": _with_features(data, **{contract.IMAGE: (image + noise).astype(np.float32)}),
     }
+    if model.user_tower.reads_profile:
+        variants["no_profile"] = _without_profiles(data)
     out = {}
     for name, variant in variants.items():
         metrics = model_metrics(model, variant, ks)
@@ -118,7 +129,7 @@ def robustness_report(model: BraidModel, data: EvalData, ks: list[int]) -> dict:
     return out
 
 
-def attention_report(weights: np.ndarray, modalities: list[str], catalogue: contract.Catalogue) -> dict:
+def attention_report(weights: np.ndarray, modalities: list[str], catalogue: readers.Catalogue) -> dict:
     """Mean fusion weight per modality, overall and per categorical token (the most frequent ones)."""
     overall = {name: float(v) for name, v in zip(modalities, weights.mean(axis=0))}
     tokens = catalogue.features.get(contract.CATEGORICAL)

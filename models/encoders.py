@@ -13,7 +13,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 import tf_keras as keras
 
-from braidrec.features import contract
+from braidrec.features import contract, text_normalization
 from braidrec.models.pooling import MaskedAttentionPooling
 
 TEXT_MAX_TOKENS = 64
@@ -47,7 +47,7 @@ class TextEncoder(keras.layers.Layer):
 
     def tokenize(self, text):
         """Raw text [batch] -> token ids [batch, TEXT_MAX_TOKENS] (0 padding, 1 unknown)."""
-        return self.vectorize(contract.tf_normalize_text(text))
+        return self.vectorize(text_normalization.tf_normalize_text(text))
 
     def call(self, tokens):
         # 0 is padding and 1 the out-of-vocabulary token: neither says anything about the item.

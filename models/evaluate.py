@@ -17,9 +17,9 @@ import pandas as pd
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.models import ranking
-from braidrec.models.datasets import pad_histories
+from braidrec.models.datasets import pad_histories, user_profiles
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline.splits import choose_cold_items
 
@@ -28,8 +28,8 @@ from braidrec.pipeline.splits import choose_cold_items
 class EvalData:
     """What evaluation needs from a features directory, indexed by catalogue row."""
 
-    catalogue: contract.Catalogue
-    histories: list[contract.UserHistory]
+    catalogue: readers.Catalogue
+    histories: list[readers.UserHistory]
     index: dict[str, int]
     train_counts: np.ndarray
     cold_items: np.ndarray
@@ -41,8 +41,8 @@ class EvalData:
         """Reads the catalogue, histories, cold_test split and the manifest's settings."""
         features_dir = Path(features_dir)
         manifest = json.loads((features_dir / contract.MANIFEST).read_text())
-        catalogue = contract.load_catalogue(features_dir)
-        histories = contract.load_histories(features_dir)
+        catalogue = readers.load_catalogue(features_dir)
+        histories = readers.load_histories(features_dir)
         index = catalogue.index()
         counts = np.zeros(len(catalogue))
         for user in histories:
@@ -87,7 +87,7 @@ class EvalData:
         return ids, pad_histories([u.items for u in users], self.max_history), relevant, candidates
 
 
-def item_embeddings(model: BraidModel, catalogue: contract.Catalogue, batch_size: int = 1024):
+def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024):
     """(embeddings [items, dim], fusion weights [items, modalities]) for every catalogue row."""
     embs, weights = [], []
     for start in range(0, len(catalogue), batch_size):
@@ -99,12 +99,14 @@ def item_embeddings(model: BraidModel, catalogue: contract.Catalogue, batch_size
     return np.concatenate(embs), np.concatenate(weights)
 
 
-def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """User-tower embeddings [users, dim]."""
+def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarray, batch_size: int = 1024,
+                    profiles: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """User-tower embeddings [users, dim]; ``profiles`` (``datasets.user_profiles``) rows align with ``user_ids``."""
     out = []
     for start in range(0, len(user_ids), batch_size):
         part = slice(start, start + batch_size)
         inputs = {contract.USER_ID: tf.constant(user_ids[part].astype(str)), "history": tf.constant(histories[part].astype(str))}
+        inputs.update({name: tf.constant(values[part]) for name, values in (profiles or {}).items()})
         out.append(model.user_tower(inputs, training=False).numpy())
     return np.concatenate(out) if out else np.zeros((0, model.item_tower.output_projection.units), np.float32)
 
@@ -117,11 +119,11 @@ def model_metrics(
     if items is None:
         items, _ = item_embeddings(model, data.catalogue, batch_size)
     ids, hist, relevant, candidates = data.warm_task(split)
-    users = user_embeddings(model, ids, hist, batch_size)
+    users = user_embeddings(model, ids, hist, batch_size, user_profiles(data.histories, ids))
     out = {"warm": ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)}
     if cold:
         ids, hist, relevant, candidates = data.cold_task()
-        users = user_embeddings(model, ids, hist, batch_size)
+        users = user_embeddings(model, ids, hist, batch_size, user_profiles(data.histories, ids))
         out["cold"] = ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)
     return out
 

@@ -53,7 +53,12 @@ class UserTower(keras.layers.Layer):
     by attention pooling or by taking the most recent position
     (``model.history_pooling``). Items unknown to the id vocabulary are masked.
     A user unseen in training (out-of-vocabulary id) is served from the history
-    alone: the user id is dropped at random during training so the tower learns to.
+    (and profile) alone: the user id is dropped at random during training so the tower learns to.
+
+    With ``model.user_features`` and a users table in the features, the user's
+    profile (``contract.USER_CATEGORICAL`` tokens, ``USER_NUMERIC`` values and
+    ``USER_NUMERIC_MASK``) is encoded too; inputs without these keys, or with
+    nothing present, count as no profile.
 
     With causal blocks, :meth:`sequence_embeddings` gives the embedding after
     every position in one pass, as SASRec trains: one window of history yields
@@ -78,7 +83,32 @@ class UserTower(keras.layers.Layer):
             for b in range(config.history_blocks)
         ]
         self.pool = MaskedAttentionPooling(dim, name="pool")
+        self.profile_categorical = self.profile_numeric = None
+        if config.user_features and vocab.user_categorical:
+            self.profile_categorical = encoders.CategoricalEncoder(vocab.user_categorical, dim, name="profile_categorical")
+        if config.user_features and vocab.user_numeric_names:
+            self.profile_numeric = encoders.NumericEncoder(vocab.user_numeric_mean, vocab.user_numeric_std, dim, name="profile_numeric")
         self.output_projection = keras.layers.Dense(dim, name="output")
+
+    @property
+    def reads_profile(self) -> bool:
+        """Whether the tower encodes the user profile (``model.user_features`` and a users table)."""
+        return self.profile_categorical is not None or self.profile_numeric is not None
+
+    def _profile(self, inputs, batch) -> list:
+        """[the profile embedding [batch, dim]] (absent parts are zero), or [] without profile encoders."""
+        if not self.reads_profile:
+            return []
+        parts = []
+        if self.profile_categorical is not None:
+            tokens = inputs.get(contract.USER_CATEGORICAL)
+            if tokens is not None:
+                emb, present = self.profile_categorical(tokens)
+                parts.append(emb * tf.cast(present, emb.dtype)[:, None])
+        if self.profile_numeric is not None and contract.USER_NUMERIC in inputs:
+            emb, present = self.profile_numeric(inputs[contract.USER_NUMERIC], inputs[contract.USER_NUMERIC_MASK])
+            parts.append(emb * tf.cast(present, emb.dtype)[:, None])
+        return [tf.add_n(parts) if parts else tf.zeros([batch, self.output_projection.units])]
 
     def sequence_embeddings(self, inputs, training=False):
         """Embeddings after every history position [batch, max_history, dim].
@@ -115,6 +145,7 @@ class UserTower(keras.layers.Layer):
             user_known &= tf.random.uniform(tf.shape(user_known)) >= self.id_dropout
         # An unknown user's id row was never trained: leave it out rather than add noise.
         user_emb *= tf.cast(user_known, user_emb.dtype)[:, None]
+        per_user = tf.concat([user_emb] + self._profile(inputs, tf.shape(user_emb)[0]), axis=-1)
         if every_position:
-            user_emb = tf.repeat(user_emb[:, None], self.max_history, axis=1)
-        return tf.math.l2_normalize(self.output_projection(tf.concat([pooled, user_emb], axis=-1)), axis=-1)
+            per_user = tf.repeat(per_user[:, None], self.max_history, axis=1)
+        return tf.math.l2_normalize(self.output_projection(tf.concat([pooled, per_user], axis=-1)), axis=-1)

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import sys
 import typing
-from pathlib import Path
 
 from braidrec.config import SynthConfig
 from braidrec.config_loader import ConfigError, add_config_flags, config_from_args

@@ -23,7 +23,9 @@ from braidrec.pipeline.extract_transforms import (
     DEAD_LETTER,
     MeanStd,
     ParseInteraction,
+    ParseUser,
     ReadTable,
+    dead_letter,
     frequency_sorted,
 )
 
@@ -49,6 +51,42 @@ def _write_vocab(tokens_and_counts, path: Path, label: str, min_count: int = 1, 
         )
     )
     return _write_single(listed, path, f"{label}Write")
+
+
+def _numeric_stats(values, names: list[str], label: str):
+    """JSON ``{"names", "mean", "std"}`` of ``(column index, value)`` pairs (mean 0, std 1 for an empty column)."""
+    return (
+        values
+        | f"{label}MeanStd" >> beam.CombinePerKey(MeanStd())
+        | f"{label}StatsList" >> beam.combiners.ToList()
+        | f"{label}StatsJson" >> beam.Map(
+            lambda pairs: json.dumps({
+                "names": names,
+                "mean": [dict(pairs).get(k, (0.0, 1.0))[0] for k in range(len(names))],
+                "std": [dict(pairs).get(k, (0.0, 1.0))[1] for k in range(len(names))],
+            })
+        )
+    )
+
+
+def _present_values(values: list[float], mask: list[float]) -> list[tuple[int, float]]:
+    return [(k, v) for k, (v, m) in enumerate(zip(values, mask)) if m]
+
+
+def _join_profile(kv, cold):
+    """(user, {"pairs": [...], "profile": [...]}) -> the user's split with its profile.
+
+    A user id repeated in the users table keeps one row (the first in sorted order, so every
+    runner picks the same) and sends a dead letter per extra row. Users without interactions
+    yield nothing (``users_without_interactions`` counts them).
+    """
+    user_id, groups = kv
+    pairs = list(groups["pairs"])
+    profiles = sorted(groups["profile"], key=lambda prof: json.dumps(prof, sort_keys=True))
+    for _ in profiles[1:]:
+        yield dead_letter("users", user_id, "user id repeated in the users table; keep one row per user", "user_duplicate_id")
+    if pairs:
+        yield splits.split_user(user_id, pairs, cold, profiles[0] if profiles else None)
 
 
 def _count(pcoll, name: str):
@@ -108,18 +146,27 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
         | "AllItemIds" >> beam.combiners.ToList()
         | "ChooseCold" >> beam.Map(splits.choose_cold_items, config.cold_fraction, config.split_seed)
     )
-    users = (
-        parsed.pairs
-        | "GroupByUser" >> beam.GroupByKey()
-        | "SplitUser" >> beam.Map(lambda kv, cold: splits.split_user(kv[0], kv[1], cold), beam.pvalue.AsSingleton(cold_items))
+    if spec.users is not None:
+        parsed_users = p | ReadTable(spec, spec.users) | "ParseUsers" >> beam.ParDo(ParseUser(spec.users)).with_outputs(
+            DEAD_LETTER, main="profiles"
+        )
+        profiles, user_dead = parsed_users.profiles, parsed_users[DEAD_LETTER]
+    else:
+        profiles = p | "NoUsersTable" >> beam.Create([])
+        user_dead = p | "NoUserDeadLetters" >> beam.Create([])
+    # A CoGroupByKey rather than a side input: the users table may be too large for one worker's memory.
+    joined = {"pairs": parsed.pairs, "profile": profiles} | "JoinUsers" >> beam.CoGroupByKey()
+    split_users = joined | "SplitUser" >> beam.FlatMap(_join_profile, beam.pvalue.AsSingleton(cold_items)).with_outputs(
+        DEAD_LETTER, main="users"
     )
+    users = split_users.users
 
     _ = (
         users
         | "HasWarm" >> beam.Filter(lambda u: u.warm)
         | "SerializeHistory" >> beam.Map(
             lambda u: contract.history_example(
-                u.user_id, [w[0] for w in u.warm], [w[1] for w in u.warm], [w[2] for w in u.warm]
+                u.user_id, [w[0] for w in u.warm], [w[1] for w in u.warm], [w[2] for w in u.warm], u.profile
             )
         )
         | "WriteHistories" >> beam.io.WriteToTFRecord(
@@ -137,6 +184,10 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
         counts.append(_count(chosen, name))
     counts.append(users | "Duplicates" >> beam.Map(lambda u: u.duplicates) | beam.CombineGlobally(sum) | beam.Map(lambda n: ("duplicates", n)))
     counts.append(_count(users, "users"))
+    counts.append(_count(users | "WithProfile" >> beam.Filter(lambda u: u.profile is not None), "users_with_profile"))
+    counts.append(_count(
+        joined | "ProfileOnly" >> beam.Filter(lambda kv: not any(True for _ in kv[1]["pairs"])), "users_without_interactions"
+    ))
     # Histories keep every warm interaction (evaluation excludes all known items); the model reads the
     # most recent extract.max_history. These counts show how many users that truncation touches.
     lengths = users | "WarmLengths" >> beam.Map(lambda u: len(u.warm))
@@ -161,25 +212,22 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
         items | "CatTokens" >> beam.FlatMap(lambda i: sorted(set(i[contract.CATEGORICAL]))) | "CountCat" >> beam.combiners.Count.PerElement(),
         vocab_dir / contract.CATEGORICAL_VOCAB, "CategoricalVocab",
     )
-    names = list(spec.items.numeric)
-    stats = (
-        items
-        | "NumericValues" >> beam.FlatMap(
-            lambda i: [(k, v) for k, (v, m) in enumerate(zip(i[contract.NUMERIC], i[contract.NUMERIC_MASK])) if m]
-        )
-        | "MeanStd" >> beam.CombinePerKey(MeanStd())
-        | "StatsList" >> beam.combiners.ToList()
-        | "StatsJson" >> beam.Map(
-            lambda pairs: json.dumps({
-                "names": names,
-                "mean": [dict(pairs).get(k, (0.0, 1.0))[0] for k in range(len(names))],
-                "std": [dict(pairs).get(k, (0.0, 1.0))[1] for k in range(len(names))],
-            })
-        )
+    item_values = items | "NumericValues" >> beam.FlatMap(lambda i: _present_values(i[contract.NUMERIC], i[contract.NUMERIC_MASK]))
+    _write_single(_numeric_stats(item_values, list(spec.items.numeric), "Items"), vocab_dir / contract.NUMERIC_STATS, "WriteNumericStats")
+    # User vocabularies come from the users who have interactions: the others never reach the model.
+    user_profiles = users | "Profiles" >> beam.FlatMap(lambda u: [u.profile] if u.profile else [])
+    _write_vocab(
+        user_profiles | "UserTokens" >> beam.FlatMap(lambda prof: sorted(set(prof[contract.USER_CATEGORICAL])))
+        | "CountUserTokens" >> beam.combiners.Count.PerElement(),
+        vocab_dir / contract.USER_CATEGORICAL_VOCAB, "UserCategoricalVocab",
     )
-    _write_single(stats, vocab_dir / contract.NUMERIC_STATS, "WriteNumericStats")
+    user_values = user_profiles | "UserNumericValues" >> beam.FlatMap(
+        lambda prof: _present_values(prof[contract.USER_NUMERIC], prof[contract.USER_NUMERIC_MASK])
+    )
+    user_names = list(spec.users.numeric) if spec.users is not None else []
+    _write_single(_numeric_stats(user_values, user_names, "Users"), vocab_dir / contract.USER_NUMERIC_STATS, "WriteUserNumericStats")
 
-    dead = (item_results["dead_letter"], parsed[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
+    dead = (item_results["dead_letter"], parsed[DEAD_LETTER], user_dead, split_users[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "DeadJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True)) | "WriteDead" >> beam.io.WriteToText(
         str(out_dir / contract.DEAD_LETTER_DIR / "records.jsonl"), shard_name_template="", num_shards=1
     )

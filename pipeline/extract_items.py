@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import unicodedata
 
 import apache_beam as beam
@@ -26,9 +25,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
 from braidrec.data import cells, layout
-from braidrec.features import contract
+from braidrec.features import contract, text_normalization
 from braidrec.pipeline import encoders, extract_cache, image_features
-from braidrec.pipeline.extract_transforms import DEAD_LETTER, dead_letter
+from braidrec.pipeline.extract_transforms import DEAD_LETTER, categorical_and_numeric, dead_letter
 
 STATS = "stats"
 
@@ -40,15 +39,6 @@ class PreparedItem:
     base: dict
     image_path: str | None
     text: str
-
-
-def _float_or_nan(value) -> float:
-    if cells.is_missing(value):
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 class PrepareItem(beam.DoFn):
@@ -80,20 +70,20 @@ class PrepareItem(beam.DoFn):
             return
         item_id = cells.normalize_id(row[table.id])
         raw = " ".join(str(row[c]).strip() for c in table.text if not cells.is_missing(row.get(c)))
-        text = contract.normalize_text(raw)
+        text = text_normalization.normalize_text(raw)
         title_column = table.title or (table.text[0] if table.text else table.id)
         path, digest, problem = self._image(item_id, row.get(table.image) if table.image else None)
         if problem is not None:
             yield problem
-        numeric = [_float_or_nan(row.get(c)) for c in table.numeric]
+        tokens, numeric, numeric_mask = categorical_and_numeric(row, table)
         base = {
             contract.ITEM_ID: item_id,
             contract.TITLE: "" if cells.is_missing(row.get(title_column)) else str(row[title_column]),
             contract.TEXT: text,
             contract.HAS_TEXT: int(bool(text)),
-            contract.CATEGORICAL: [f"{c}={v}" for c in table.categorical for v in cells.split_list(row.get(c))],
-            contract.NUMERIC: [0.0 if math.isnan(v) else v for v in numeric],
-            contract.NUMERIC_MASK: [0.0 if math.isnan(v) else 1.0 for v in numeric],
+            contract.CATEGORICAL: tokens,
+            contract.NUMERIC: numeric,
+            contract.NUMERIC_MASK: numeric_mask,
         }
         # The pretrained text encoder reads the original text (case and punctuation carry meaning for it).
         encoder_text = unicodedata.normalize("NFKC", raw) if text else ""

@@ -13,6 +13,7 @@ import math
 import apache_beam as beam
 
 from braidrec.data import cells, layout
+from braidrec.features import contract
 
 DEAD_LETTER = "dead_letter"
 
@@ -76,6 +77,42 @@ class ParseInteraction(beam.DoFn):
             yield dead_letter("interactions", key, f"column {table.item}: item {item} is not in the items table", "interaction_unknown_item")
             return
         yield cells.normalize_id(user), (cells.normalize_id(item), timestamp)
+
+
+def _float_or_nan(value) -> float:
+    if cells.is_missing(value):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def categorical_and_numeric(row: dict, table: layout.TableSpec) -> tuple[list[str], list[float], list[float]]:
+    """A row's ``column=value`` tokens, numeric values (0 when missing) and their presence mask.
+
+    ``braid data validate`` reports numeric cells that do not parse; here they count as missing.
+    """
+    tokens = [f"{c}={v}" for c in table.categorical for v in cells.split_list(row.get(c))]
+    numeric = [_float_or_nan(row.get(c)) for c in table.numeric]
+    return tokens, [0.0 if math.isnan(v) else v for v in numeric], [0.0 if math.isnan(v) else 1.0 for v in numeric]
+
+
+class ParseUser(beam.DoFn):
+    """Users-table row -> (user_id, profile) with the ``contract.USER_*`` features, or a dead letter."""
+
+    def __init__(self, table: layout.TableSpec):
+        self._table = table
+
+    def process(self, row: dict):
+        table = self._table
+        if cells.is_missing(row.get(table.id)):
+            yield dead_letter("users", None, f"column {table.id} is empty in row {json.dumps(row, default=str)[:200]}", "user_missing_id")
+            return
+        tokens, numeric, mask = categorical_and_numeric(row, table)
+        yield cells.normalize_id(row[table.id]), {
+            contract.USER_CATEGORICAL: tokens, contract.USER_NUMERIC: numeric, contract.USER_NUMERIC_MASK: mask,
+        }
 
 
 def frequency_sorted(counts: list[tuple[str, int]], min_count: int = 1, limit: int | None = None) -> list[str]:

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from braidrec.config import RunConfig
-from braidrec.features import contract
+from braidrec.features import readers
 
 
 @dataclasses.dataclass
@@ -116,9 +116,9 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         if unseen:
             lines.append(f"  of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
-    catalogue = contract.load_catalogue(paths.features)
+    catalogue = readers.load_catalogue(paths.features)
     titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))
-    histories = {u.user_id: u for u in contract.load_histories(paths.features)}
+    histories = {u.user_id: u for u in readers.load_histories(paths.features)}
     recs = pd.read_parquet(result["recs"])
     for user_id in sorted(recs["user_id"].unique())[:users]:
         lines.append("")

@@ -42,16 +42,19 @@ class UserSplit:
         warm: (item, timestamp, split) in time order, split in train/val/test.
         cold: (item, timestamp) of cold items, in time order.
         duplicates: how many repeated (user, item) interactions were dropped.
+        profile: the user's ``contract.USER_*`` features from the users table, None without a row there.
     """
 
     user_id: str
     warm: list[tuple[str, int, int]]
     cold: list[tuple[str, int]]
     duplicates: int
+    profile: dict | None = None
 
 
-def split_user(user_id: str, interactions: Iterable[tuple[str, int]], cold_items: set[str]) -> UserSplit:
-    """Applies the split rules to one user's (item, timestamp) interactions.
+def split_user(user_id: str, interactions: Iterable[tuple[str, int]], cold_items: set[str],
+               profile: dict | None = None) -> UserSplit:
+    """Applies the split rules to one user's (item, timestamp) interactions; ``profile`` is carried along.
 
     Returns:
         The user's :class:`UserSplit`.
@@ -70,7 +73,7 @@ def split_user(user_id: str, interactions: Iterable[tuple[str, int]], cold_items
         splits[-1] = contract.SPLIT_TEST
         splits[-2] = contract.SPLIT_VAL
     warm = [(item, ts, split) for (item, ts), split in zip(warm_pairs, splits)]
-    return UserSplit(user_id=user_id, warm=warm, cold=cold, duplicates=total - len(ordered))
+    return UserSplit(user_id=user_id, warm=warm, cold=cold, duplicates=total - len(ordered), profile=profile)
 
 
 def split_rows(user: UserSplit) -> list[tuple[str, dict]]:

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from braidrec.config import ExportConfig
 from braidrec.models.checkpoint import load_model_dir
-from braidrec.models.datasets import pad_histories
+from braidrec.models.datasets import pad_histories, user_profiles
 from braidrec.models.evaluate import EvalData, item_embeddings
 from braidrec.pipeline.fileutil import temp_dir_beside
 from braidrec.serving.index import BruteForceIndex
@@ -51,6 +51,7 @@ def serving_data(model, data: EvalData) -> ServingData:
         user_ids=np.array([u.user_id for u in users], dtype=object),
         user_histories=pad_histories([u.items for u in users], data.max_history),
         known_items=known,
+        user_profiles=user_profiles(users, np.array([u.user_id for u in users])) if model.user_tower.reads_profile else {},
     )
 
 
@@ -88,6 +89,14 @@ def warmup_requests(module: RetrievalModule) -> dict[str, dict[str, np.ndarray]]
     }
     if "search_text" in module.signatures():
         requests["search_text"] = {"query": np.array([b"a short text query"], dtype=object)}
+    if "recommend_profile" in module.signatures():
+        # The first known user's profile, and an empty one.
+        profile = {name: table.numpy()[:1] for name, table in module.profiles.items()}
+        requests["recommend_profile"] = {
+            "history": np.array([[item[0]], [b""]], dtype=object),
+            **{name: np.concatenate([row, np.zeros_like(row) if row.dtype != object else np.full_like(row, b"")])
+               for name, row in profile.items()},
+        }
     return requests
 
 

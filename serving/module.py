@@ -39,6 +39,8 @@ class ServingData:
         user_ids: [users] users known at export.
         user_histories: [users, L] each known user's most recent items, left-padded with ''.
         known_items: int32 [users, K] catalogue rows each user already has, padded with -1.
+        user_profiles: each known user's profile (``models.datasets.user_profiles``), empty
+            when the user tower reads none.
     """
 
     item_ids: np.ndarray
@@ -48,6 +50,7 @@ class ServingData:
     user_ids: np.ndarray
     user_histories: np.ndarray
     known_items: np.ndarray
+    user_profiles: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def _strings(values) -> np.ndarray:
@@ -77,9 +80,21 @@ class RetrievalModule(tf.Module):
         # Tracked as an attribute so the text path's lookup tables and weights are saved with it.
         self.item_tower = item_tower
         # Only defined with a text path: saving traces every tf.function attribute of the module.
-        self.search_text = None
+        self.search_text = self.recommend_profile = None
         if item_tower is not None:
             self.search_text = tf.function(self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")])
+        self.profiles = {
+            name: tf.Variable(values.astype(str) if values.dtype == object or values.dtype.kind == "U" else values.astype(np.float32),
+                              trainable=False, name=name)
+            for name, values in data.user_profiles.items()
+        }
+        if self.profiles:
+            self.recommend_profile = tf.function(self._recommend_profile, input_signature=[
+                tf.TensorSpec([None, None], tf.string, name="history"),
+                tf.TensorSpec([None, None], tf.string, name=contract.USER_CATEGORICAL),
+                tf.TensorSpec([None, None], tf.float32, name=contract.USER_NUMERIC),
+                tf.TensorSpec([None, None], tf.float32, name=contract.USER_NUMERIC_MASK),
+            ])
         self.modalities = list(data.modalities)
         self.k = min(int(k), len(data.item_ids))
         self.index = index if index is not None else BruteForceIndex(data.item_embeddings)
@@ -102,6 +117,8 @@ class RetrievalModule(tf.Module):
         }
         if self.item_tower is not None:
             out["search_text"] = self.search_text
+        if self.profiles:
+            out["recommend_profile"] = self.recommend_profile
         return out
 
     def _users(self, user_id: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -110,7 +127,11 @@ class RetrievalModule(tf.Module):
         known_user = rows >= 0
         safe = tf.maximum(rows, 0)
         history = tf.where(known_user[:, None], tf.gather(self.user_histories, safe), tf.constant(contract.PAD))
-        users = self.user_tower({USER_ID: user_id, "history": history}, training=False)
+        inputs = {USER_ID: user_id, "history": history}
+        for name, table in self.profiles.items():
+            # An unknown user has no stored profile: '' tokens and zero masks read as absent.
+            inputs[name] = tf.where(known_user[:, None], tf.gather(table, safe), tf.zeros_like(table[:1]))
+        users = self.user_tower(inputs, training=False)
         known = tf.where(known_user[:, None], tf.gather(self.known_items, safe), -1)
         return users, known
 
@@ -133,6 +154,17 @@ class RetrievalModule(tf.Module):
         batch = tf.shape(history)[0]
         users = self.user_tower({USER_ID: tf.fill([batch], contract.PAD), "history": history}, training=False)
         # One -1 column keeps ``known`` non-empty when L is 0.
+        known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
+        return self._answer(*self.index.top_k(users, known, self.k))
+
+    def _recommend_profile(self, history, user_categorical, user_numeric, user_numeric_mask):
+        """Users unseen in training with a profile: history [B, L], the users table's ``column=value``
+        tokens [B, T] ('' padding) and numeric values and presence [B, K] -> top-k, history excluded."""
+        batch = tf.shape(history)[0]
+        users = self.user_tower({
+            USER_ID: tf.fill([batch], contract.PAD), "history": history, contract.USER_CATEGORICAL: user_categorical,
+            contract.USER_NUMERIC: user_numeric, contract.USER_NUMERIC_MASK: user_numeric_mask,
+        }, training=False)
         known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
         return self._answer(*self.index.top_k(users, known, self.k))
 

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bench.peers.base import Scorer, TrainMatrix, factor_scorer, val_recall
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.models.evaluate import EvalData
 
 
@@ -39,7 +39,7 @@ def _decode(values: np.ndarray) -> list[str]:
 
 
 def item_feature_matrix(
-    catalogue: contract.Catalogue, identity: bool = True, identity_weight: float = 0.5, warm_rows: np.ndarray | None = None
+    catalogue: readers.Catalogue, identity: bool = True, identity_weight: float = 0.5, warm_rows: np.ndarray | None = None
 ) -> tuple[sp.csr_matrix, list[str]]:
     """Items x features: identity, categorical tokens (``genres=Action``) and text words.
 

@@ -12,7 +12,7 @@ from bench.peers.base import Scorer, TrainMatrix, evaluate_scorer  # noqa: E402
 from bench.peers.lightfm_warp import LightFMConfig, fit_lightfm, item_feature_matrix  # noqa: E402
 from bench.peers.popularity import fit_popularity  # noqa: E402
 from bench.peers.sasrec import SASRecConfig, fit_sasrec, training_windows  # noqa: E402
-from braidrec.features import contract  # noqa: E402
+from braidrec.features import contract, readers  # noqa: E402
 from braidrec.models.evaluate import EvalData, baseline_metrics  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def test_item_features_normalised_and_cold_rows_have_no_identity(data):
 
 
 def test_sasrec_windows_by_hand():
-    users = [contract.UserHistory("u", ["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1])]
+    users = [readers.UserHistory("u", ["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1])]
     fake = SimpleNamespace(histories=users, index={k: i for i, k in enumerate("abcde")})
     inputs, targets = training_windows(fake, length=2)
     # Train items a b c d -> indices 1..4; windows from the recent end, left-padded with 0.

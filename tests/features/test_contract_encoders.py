@@ -1,4 +1,4 @@
-"""The contract's encoder metadata: old feature directories still load, new sizes are honoured."""
+"""The contract's metadata and examples: old feature directories still load, new sizes and user profiles round-trip."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from braidrec.features import contract
+from braidrec.features import contract, readers
 
 
 def _vocab_dir(root, encoders=None):
@@ -47,3 +47,27 @@ def test_item_example_round_trips_with_and_without_text_embedding(text_dim):
     assert (contract.TEXT_EMBEDDING in parsed) == bool(text_dim)
     if text_dim:
         np.testing.assert_array_equal(parsed[contract.TEXT_EMBEDDING].numpy(), np.arange(text_dim))
+
+
+def test_feature_directories_without_user_profiles_load_with_none(tmp_path):
+    vocab = contract.Vocabularies.load(_vocab_dir(tmp_path))
+    assert (vocab.user_categorical, vocab.user_numeric_names) == ([], [])
+
+
+@pytest.mark.parametrize("profile", [
+    None,
+    {contract.USER_CATEGORICAL: ["gender=F", "job=nurse"], contract.USER_NUMERIC: [31.0, 0.0], contract.USER_NUMERIC_MASK: [1.0, 0.0]},
+])
+def test_history_example_round_trips_the_user_profile(tmp_path, profile):
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(tmp_path / "histories-00000.tfrecord")) as writer:
+        writer.write(contract.history_example("u1", ["a", "b"], [1, 2], [0, 1], profile))
+        writer.write(contract.history_example("u2", ["c"], [3], [0], None))
+    first, second = readers.load_histories(tmp_path)
+    expected = profile or {}
+    assert first.items == ["a", "b"] and first.splits == [0, 1]
+    assert first.categorical == expected.get(contract.USER_CATEGORICAL, [])
+    assert first.numeric == expected.get(contract.USER_NUMERIC, [])
+    assert first.numeric_mask == expected.get(contract.USER_NUMERIC_MASK, [])
+    assert (second.categorical, second.numeric, second.numeric_mask) == ([], [], [])

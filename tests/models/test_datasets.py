@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.models import datasets
 from braidrec.models.two_tower import (
     ALIGNMENT_PREFIX, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX,
@@ -16,7 +16,7 @@ def test_pad_histories_keeps_most_recent_on_the_right():
 
 
 def test_next_item_pairs_use_only_earlier_train_items():
-    user = contract.UserHistory("u", ["a", "b", "c", "d"], [1, 2, 3, 4], [0, 0, 1, 2])
+    user = readers.UserHistory("u", ["a", "b", "c", "d"], [1, 2, 3, 4], [0, 0, 1, 2])
     users, histories, targets = datasets.next_item_pairs([user], contract.SPLIT_TRAIN, 3)
     assert targets.tolist() == ["a", "b"]
     assert histories.tolist() == [["", "", ""], ["", "", "a"]]
@@ -26,7 +26,7 @@ def test_next_item_pairs_use_only_earlier_train_items():
 
 def test_sequence_windows_make_every_train_item_but_the_first_a_target_once():
     train = list("abcdefg")
-    user = contract.UserHistory("u", train + ["v", "t"], list(range(9)), [0] * 7 + [1, 2])
+    user = readers.UserHistory("u", train + ["v", "t"], list(range(9)), [0] * 7 + [1, 2])
     users, histories, targets = datasets.sequence_windows([user], 3)
     # Most recent window first; position k's target is the item after history position k.
     assert users.tolist() == ["u", "u"]
@@ -39,12 +39,16 @@ def test_sequence_windows_make_every_train_item_but_the_first_a_target_once():
 
 
 def test_windowed_batches_flatten_targets_with_their_query_positions(tiny_run):
-    catalogue = contract.load_catalogue(tiny_run["features"])
-    histories = contract.load_histories(tiny_run["features"])
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    histories = readers.load_histories(tiny_run["features"])
     share = datasets.sampling_probabilities(catalogue, histories)
     users, hist, targets = datasets.sequence_windows(histories, 4)
-    batch = next(iter(datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None)))
+    profiles = datasets.user_profiles(histories, users)
+    batch = next(iter(datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None, profiles=profiles)))
     windows = len(batch[contract.USER_ID])
+    # Each window carries its own user's profile.
+    assert batch[contract.USER_CATEGORICAL].numpy().astype(str).tolist() == profiles[contract.USER_CATEGORICAL][:windows].tolist()
+    np.testing.assert_array_equal(batch[contract.USER_NUMERIC].numpy(), profiles[contract.USER_NUMERIC][:windows])
     expected = targets[:windows].ravel()
     positions = batch[QUERY_POSITION].numpy()
     assert positions.tolist() == np.flatnonzero(expected != "").tolist()
@@ -56,8 +60,8 @@ def test_windowed_batches_flatten_targets_with_their_query_positions(tiny_run):
 @pytest.mark.parametrize("negatives", [0, 16])
 def test_sampling_probabilities_stay_proportional_and_below_one(tiny_run, negatives):
     """TFRS clips the probability to [1e-6, 1]: values above 1 would silently flatten logQ."""
-    catalogue = contract.load_catalogue(tiny_run["features"])
-    histories = contract.load_histories(tiny_run["features"])
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    histories = readers.load_histories(tiny_run["features"])
     share = datasets.sampling_probabilities(catalogue, histories)
     users, hist, targets = datasets.next_item_pairs(histories, contract.SPLIT_TRAIN, 5)
     batch = next(iter(datasets.retrieval_dataset(catalogue, users, hist, targets, share, 256, None, negatives)))
@@ -72,8 +76,8 @@ def test_sampling_probabilities_stay_proportional_and_below_one(tiny_run, negati
 
 def test_negatives_and_alignment_items_come_only_from_the_sample_pool(tiny_run):
     """Cold items must stay out of training: sampled negatives and aligned items are drawn from ``sample_rows``."""
-    catalogue = contract.load_catalogue(tiny_run["features"])
-    histories = contract.load_histories(tiny_run["features"])
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    histories = readers.load_histories(tiny_run["features"])
     share = datasets.sampling_probabilities(catalogue, histories)
     users, hist, targets = datasets.sequence_windows(histories, 4)
     index = catalogue.index()
@@ -92,8 +96,8 @@ def test_negatives_and_alignment_items_come_only_from_the_sample_pool(tiny_run):
 
 
 def test_alignment_items_are_distinct_catalogue_rows_drawn_per_batch(tiny_run):
-    catalogue = contract.load_catalogue(tiny_run["features"])
-    histories = contract.load_histories(tiny_run["features"])
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    histories = readers.load_histories(tiny_run["features"])
     share = datasets.sampling_probabilities(catalogue, histories)
     users, hist, targets = datasets.sequence_windows(histories, 4)
     data = datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None, alignment_items=16)
@@ -102,3 +106,20 @@ def test_alignment_items_are_distinct_catalogue_rows_drawn_per_batch(tiny_run):
     assert first != second
     plain = next(iter(datasets.retrieval_dataset(catalogue, users, hist, targets, share, 40, None)))
     assert not any(key.startswith(ALIGNMENT_PREFIX) for key in plain)
+
+
+def test_user_profiles_align_with_the_examples_and_pad_unknown_users():
+    users = [
+        readers.UserHistory("a", ["x"], [1], [0], ["g=F", "job=n"], [31.0, 0.0], [1.0, 0.0]),
+        readers.UserHistory("b", ["y"], [1], [0], ["g=M"], [40.0, 2.0], [1.0, 1.0]),
+    ]
+    out = datasets.user_profiles(users, np.array(["b", "nobody", "a", "b"], dtype=object))
+    assert out[contract.USER_CATEGORICAL].tolist() == [["g=M", ""], ["", ""], ["g=F", "job=n"], ["g=M", ""]]
+    np.testing.assert_array_equal(out[contract.USER_NUMERIC], [[40, 2], [0, 0], [31, 0], [40, 2]])
+    np.testing.assert_array_equal(out[contract.USER_NUMERIC_MASK], [[1, 1], [0, 0], [1, 0], [1, 1]])
+
+
+def test_no_users_table_gives_an_empty_profile_per_example():
+    out = datasets.user_profiles([readers.UserHistory("a", ["x"], [1], [0])], np.array(["a"], dtype=object))
+    assert out[contract.USER_CATEGORICAL].tolist() == [[""]]
+    assert out[contract.USER_NUMERIC].shape == out[contract.USER_NUMERIC_MASK].shape == (1, 0)

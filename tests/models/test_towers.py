@@ -7,14 +7,14 @@ import braidrec  # noqa: F401
 import tensorflow as tf
 
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.models.evaluate import item_embeddings
 from braidrec.models.two_tower import BraidModel
 
 
 @pytest.fixture(scope="module")
 def catalogue(tiny_run):
-    return contract.load_catalogue(tiny_run["features"])
+    return readers.load_catalogue(tiny_run["features"])
 
 
 def _model(tiny_run, **model_changes):
@@ -80,3 +80,32 @@ def test_short_history_is_padded_to_the_window(tiny_run):
     short = model.user_tower({contract.USER_ID: users, "history": tf.constant([[item]])}).numpy()
     full = model.user_tower({contract.USER_ID: users, "history": tf.constant([[""] * 5 + [item]])}).numpy()
     np.testing.assert_allclose(short, full, atol=1e-5)
+
+
+def _profile(tokens, ages):
+    return {
+        contract.USER_CATEGORICAL: tf.constant(tokens),
+        contract.USER_NUMERIC: tf.constant([[a] for a in ages], tf.float32),
+        contract.USER_NUMERIC_MASK: tf.constant([[1.0 if a else 0.0] for a in ages], tf.float32),
+    }
+
+
+def test_user_profile_moves_the_user_vector_and_absent_means_empty(tiny_run):
+    model = _model(tiny_run)
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    assert model.user_tower.reads_profile and vocab.user_categorical
+    base = {contract.USER_ID: tf.constant(["nobody"] * 3), "history": tf.constant([[vocab.items[0]]] * 3)}
+    with_profile = model.user_tower({**base, **_profile([[vocab.user_categorical[0]], [vocab.user_categorical[-1]], [""]], [20.0, 20.0, 0.0])}).numpy()
+    assert not np.allclose(with_profile[0], with_profile[1], atol=1e-4), "a different segment must move the user"
+    # No profile keys at all is the same as an explicitly empty profile (a history-only request).
+    np.testing.assert_allclose(model.user_tower(base).numpy()[2], with_profile[2], atol=1e-5)
+
+
+def test_user_features_off_ignores_the_profile(tiny_run):
+    model = _model(tiny_run, user_features=False)
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    assert not model.user_tower.reads_profile
+    base = {contract.USER_ID: tf.constant(["nobody"]), "history": tf.constant([[vocab.items[0]]])}
+    np.testing.assert_allclose(
+        model.user_tower({**base, **_profile([[vocab.user_categorical[0]]], [40.0])}).numpy(), model.user_tower(base).numpy(), atol=1e-6
+    )

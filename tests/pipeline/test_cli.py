@@ -22,7 +22,7 @@ def test_metrics_json_has_all_numbers(tiny_run):
     assert metrics["braidrec"]["cold"]["recall@10"] > metrics["random"]["cold"]["recall@10"]
     assert sum(metrics["attention"]["overall"].values()) == pytest.approx(1.0, abs=0.01)
     assert 0 < metrics["coverage@10"] <= 1
-    assert {"no_image", "no_text", "image_noise"} <= set(metrics["robustness"])
+    assert {"no_image", "no_text", "image_noise", "no_profile"} <= set(metrics["robustness"])
     gap = metrics["alignment"]["pairs"]["text~image"]
     assert gap["gap"] == pytest.approx(gap["paired"] - gap["random"])
     assert 0 <= metrics["alignment"]["text_to_image"]["recall@1"] <= metrics["alignment"]["text_to_image"]["recall@10"] <= 1

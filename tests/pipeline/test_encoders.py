@@ -11,7 +11,7 @@ import pytest
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 from braidrec.config import ExtractConfig
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.pipeline import encoders, image_features
 from braidrec.pipeline.extract_runner import run_extract
 
@@ -67,7 +67,7 @@ def test_extraction_with_plugged_encoders(small_data, image_models, tmp_path):
     assert vocab.image_dim == OUTPUT_DIM
     assert vocab.text_embedding_dim == (384 if HAS_MINILM else 0)
     assert json.loads((tmp_path / "features" / "vocab" / contract.ENCODERS).read_text())["image"]["dim"] == OUTPUT_DIM
-    catalogue = contract.load_catalogue(tmp_path / "features")
+    catalogue = readers.load_catalogue(tmp_path / "features")
     assert catalogue.features[contract.IMAGE].shape == (len(catalogue), OUTPUT_DIM)
     has_image = catalogue.features[contract.HAS_IMAGE] == 1
     assert 0 < has_image.sum() < len(catalogue), "the small dataset has items with and without images"

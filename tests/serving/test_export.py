@@ -10,6 +10,9 @@ import pytest
 import braidrec  # noqa: F401
 import tensorflow as tf
 
+from braidrec.features import contract, readers
+from braidrec.models.checkpoint import load_model_dir
+from braidrec.models.datasets import pad_histories, user_profiles
 from braidrec.serving.export import build_module, load_servable, next_version, save_module
 
 
@@ -32,7 +35,7 @@ def test_layout_is_tf_serving_versioned(tiny_run):
 def test_saved_model_cli_shows_signature(tiny_run):
     cli = Path(sys.executable).parent / "saved_model_cli"
     out = subprocess.run([str(cli), "show", "--all", "--dir", str(tiny_run["export"])], capture_output=True, text=True, check=True).stdout
-    for signature in ("serving_default", "recommend_history", "search_text", "embed_items", "embed_users", "recommend_candidates"):
+    for signature in ("serving_default", "recommend_history", "recommend_profile", "search_text", "embed_items", "embed_users", "recommend_candidates"):
         assert f"signature_def['{signature}']" in out
     for name in ("user_id", "item_ids", "scores", "history", "query", "item_id", "embeddings", "modality_weights"):
         assert f"['{name}']" in out
@@ -53,9 +56,7 @@ def test_known_and_unknown_users_get_k_items_without_known_ones(tiny_run, servab
     out = servable.signatures["serving_default"](user_id=tf.constant(users + ["never-seen"]))
     ids = out["item_ids"].numpy()
     assert ids.shape == (len(users) + 1, 10)
-    from braidrec.features import contract
-
-    histories = {h.user_id: set(h.items) for h in contract.load_histories(tiny_run["features"])}
+    histories = {h.user_id: set(h.items) for h in readers.load_histories(tiny_run["features"])}
     for row, user in enumerate(users):
         assert not {i.decode() for i in ids[row]} & histories[user]
     assert np.all(np.diff(out["scores"].numpy(), axis=1) <= 1e-6)
@@ -80,3 +81,24 @@ def test_fresh_process_answers_known_and_unknown_users(tiny_run, servable):
     ).stdout
     assert "item_ids" in out and "scores" in out
     assert out.count("b'i0") >= 20
+
+
+def test_profiles_save_load_compare_with_the_keras_user_tower(tiny_run, servable):
+    """Known users are served with their stored profile; ``recommend_profile`` takes one per request."""
+    tower = load_model_dir(tiny_run["model"]).model.user_tower
+    histories = {h.user_id: h for h in readers.load_histories(tiny_run["features"])}
+    users = _known_users(servable, 3)
+    history = pad_histories([histories[u].items for u in users], tower.max_history)
+    profiles = user_profiles(list(histories.values()), np.array(users, dtype=object))
+    inputs = {k: tf.constant(v) for k, v in profiles.items()}
+    expected = tower({contract.USER_ID: tf.constant(users), "history": tf.constant(history), **inputs}).numpy()
+    stored = servable.signatures["embed_users"](user_id=tf.constant(users))["embeddings"].numpy()
+    np.testing.assert_allclose(stored, expected, atol=1e-5)
+
+    new_user = tower({contract.USER_ID: tf.constant([""] * 3), "history": tf.constant(history), **inputs}).numpy()
+    out = servable.signatures["recommend_profile"](history=tf.constant(history), **inputs)
+    items = servable.signatures["embed_items"](item_id=tf.reshape(out["item_ids"], [-1]))["embeddings"].numpy().reshape(3, 10, -1)
+    np.testing.assert_allclose(np.einsum("bkd,bd->bk", items, new_user), out["scores"].numpy(), atol=1e-5)
+    empty = {k: tf.zeros_like(v) for k, v in inputs.items()}
+    without = servable.signatures["recommend_profile"](history=tf.constant(history), **empty)["scores"].numpy()
+    assert not np.allclose(without, out["scores"].numpy(), atol=1e-4), "the profile must change the answer"

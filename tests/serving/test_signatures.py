@@ -8,14 +8,16 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from braidrec.config import ExportConfig
-from braidrec.features import contract
+from braidrec.features import contract, readers
 from braidrec.serving.export import build_module, save_module
 from braidrec.serving.index import BruteForceIndex
 from braidrec.serving.model_config import CONFIG_FILE, parse_model_config
 from braidrec.serving.partitioned import PartitionedIndex
 from braidrec.serving.warmup import read_warmup
 
-SIGNATURES = ["serving_default", "recommend_history", "recommend_candidates", "search_text", "embed_items", "embed_users"]
+SIGNATURES = [
+    "serving_default", "recommend_history", "recommend_profile", "recommend_candidates", "search_text", "embed_items", "embed_users",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def servable(tiny_run):
 
 @pytest.fixture(scope="module")
 def histories(tiny_run):
-    return {h.user_id: h.items for h in contract.load_histories(tiny_run["features"])}
+    return {h.user_id: h.items for h in readers.load_histories(tiny_run["features"])}
 
 
 def test_every_signature_is_exported(servable):
@@ -42,7 +44,7 @@ def test_recommend_history_excludes_the_history_and_ignores_unknown_items(servab
 
 
 def test_search_text_finds_the_item_whose_text_is_the_query(servable, tiny_run):
-    catalogue = contract.load_catalogue(tiny_run["features"])
+    catalogue = readers.load_catalogue(tiny_run["features"])
     texts = [t.decode() if isinstance(t, bytes) else str(t) for t in catalogue.take(np.arange(len(catalogue)))[contract.TEXT]]
     rows = [r for r, t in enumerate(texts) if t.strip()][:20]
     out = servable.signatures["search_text"](query=tf.constant([texts[r] for r in rows]))["item_ids"].numpy().astype(str)
