@@ -2,11 +2,13 @@
 
 ``synthetic``: ``braid data synth`` with its defaults, then ``braid extract``.
 ``ml100k``: ``braid data movielens --src ML100K`` (the MovieLens adapter), then ``braid extract``.
-Features are reused when a finished extraction (its manifest) is already in the work directory.
+Features are reused when a finished extraction (its manifest) is already in the work directory
+and its schema holds every feature the current contract defines; older ones are extracted again.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from braidrec.features import contract
@@ -14,6 +16,18 @@ from braidrec.pipeline import cli
 
 DATASETS = ("synthetic", "ml100k")
 DEFAULT_ML100K = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "ml-100k"
+
+
+def is_current(features: Path) -> bool:
+    """Whether ``features`` is a finished extraction with every item and history feature of the contract."""
+    manifest = features / contract.MANIFEST
+    if not manifest.is_file():
+        return False
+    schema = json.loads(manifest.read_text()).get("schema", {})
+    # The pretrained text vector is optional: only the features every extraction writes must be there.
+    return set(contract.item_feature_spec(0)) <= set(schema.get("items", {})) and set(contract.HISTORY_SPEC) <= set(
+        schema.get("histories", {})
+    )
 
 
 def _braid(*argv) -> None:
@@ -45,7 +59,7 @@ def prepare(
     extract = extract or {}
     suffix = "".join(f"-{field}-{value}" for field, value in sorted(extract.items()))
     data_dir, features = root / "data", root / f"features{suffix}"
-    if not fresh and (features / contract.MANIFEST).is_file():
+    if not fresh and is_current(features):
         return features
     flags = [part for field, value in sorted(extract.items()) for part in (f"--extract.{field}", value)]
     # Extra features are made from the raw data the default ones came from (same split).

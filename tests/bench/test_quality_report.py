@@ -1,11 +1,13 @@
-"""The benchmark's aggregation, report files and variant overrides."""
+"""The benchmark's aggregation, report files, variant overrides and feature reuse."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from bench import datasets, report
+from braidrec.features import contract
 from bench.variants import VARIANTS, extract_overrides, missing_fields
 
 
@@ -59,6 +61,18 @@ def test_variant_features_are_extracted_from_the_same_raw_data(tmp_path, monkeyp
     assert default.name == "features" and extra.name == "features-text_encoder-minilm"
     assert [c[:2] for c in calls] == [["data", "synth"], ["extract", "--data"], ["extract", "--data"]]
     assert calls[2][-2:] == ["--extract.text_encoder", "minilm"] and calls[2][4] == str(extra)
+
+
+@pytest.mark.parametrize("drop, current", [(None, True), ("histories", False), ("items", False)])
+def test_features_older_than_the_contract_are_extracted_again(tiny_run, tmp_path, drop, current):
+    features = tmp_path / "features"
+    shutil.copytree(tiny_run["features"], features)
+    if drop:
+        manifest = json.loads((features / contract.MANIFEST).read_text())
+        # As written before that feature existed (e.g. histories before user profiles).
+        manifest["schema"][drop].pop(contract.USER_CATEGORICAL if drop == "histories" else contract.HAS_IMAGE)
+        (features / contract.MANIFEST).write_text(json.dumps(manifest))
+    assert datasets.is_current(features) is current
 
 
 def test_acceptance_floors():
