@@ -25,8 +25,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
     "no_image": {"model.disabled_modalities": ["image"]},
     "no_text": {"model.disabled_modalities": ["text"]},
-    # The user tower without the users table's profile (the default reads it when the dataset has one).
-    "no_user_features": {"model.user_features": False},
+    # The user tower with the users table's profile (off by default).
+    "user_features": {"model.user_features": True},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {"extract.text_encoder": "minilm"},
 }

@@ -76,7 +76,8 @@ class ModelConfig:
     dropout: float = 0.1
     disabled_modalities: list[str] = dataclasses.field(default_factory=list)
     # Encode the users table's profile (categorical tokens, numbers) in the user tower when extracted.
-    user_features: bool = True
+    # Off by default: on ml-100k it lowered cold Recall@10 (0.171 vs 0.184 over 3 seeds) for no warm gain.
+    user_features: bool = False
 
 
 @dataclasses.dataclass

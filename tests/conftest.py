@@ -17,9 +17,10 @@ from braidrec.pipeline import cli
 TINY_SYNTH = ["--items", "150", "--users", "100", "--topics", "4", "--categories", "3", "--seed", "1"]
 # Two epochs are too few for the default weight average (time constant 1.2 epochs, learning rate 0.001)
 # to leave its initial weights behind; the tiny run trains plain weights at the faster rate instead.
+# It reads the synthetic users table's profiles (off by default), so every stage's profile path is exercised.
 TINY_TRAIN = [
     "--train.epochs", "2", "--train.batch_size", "128", "--train.verbose", "0", "--model.embedding_dim", "32",
-    "--train.weight_ema_epochs", "0", "--train.learning_rate", "0.002",
+    "--train.weight_ema_epochs", "0", "--train.learning_rate", "0.002", "--model.user_features", "true",
 ]
 
 

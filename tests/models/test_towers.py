@@ -91,7 +91,7 @@ def _profile(tokens, ages):
 
 
 def test_user_profile_moves_the_user_vector_and_absent_means_empty(tiny_run):
-    model = _model(tiny_run)
+    model = _model(tiny_run, user_features=True)
     vocab = contract.Vocabularies.load(tiny_run["features"])
     assert model.user_tower.reads_profile and vocab.user_categorical
     base = {contract.USER_ID: tf.constant(["nobody"] * 3), "history": tf.constant([[vocab.items[0]]] * 3)}
