@@ -28,9 +28,9 @@ from braidrec.data.layout import (
     TableSpec,
     is_missing,
     parse_timestamp,
-    read_table,
     resolve_image_path,
 )
+from braidrec.data.tables import read_table
 from braidrec.data.validate_types import check_types
 
 MAX_PER_KIND = 50

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from braidrec.data.synth import GroundTruth
+from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models import diagnostics
 from braidrec.models.checkpoint import load_model_dir

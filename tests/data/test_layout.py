@@ -16,11 +16,11 @@ from braidrec.data.layout import (
     DatasetError,
     DatasetSpec,
     parse_timestamp,
-    read_table,
     resolve_image_path,
     split_list,
     write_dataset_yaml,
 )
+from braidrec.data.tables import read_table
 
 
 def test_load_reads_roles_and_infers_formats(tiny_dataset):

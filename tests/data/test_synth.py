@@ -12,7 +12,8 @@ from PIL import Image
 
 from braidrec.config import SynthConfig
 from braidrec.data.layout import DatasetSpec
-from braidrec.data.synth import START_TIME, GroundTruth, generate_synthetic
+from braidrec.data.synth import START_TIME, generate_synthetic
+from braidrec.data.synth_truth import GroundTruth
 from braidrec.data.synth_content import FILLER, FRAMES, TINTS, WORDS_PER_TOPIC
 from braidrec.data.validate import validate_dataset
 

@@ -7,7 +7,8 @@ import pytest
 
 from braidrec.data import movielens
 from braidrec.data.adapters.common import AdapterError
-from braidrec.data.layout import DatasetSpec, read_table
+from braidrec.data.layout import DatasetSpec
+from braidrec.data.tables import read_table
 from braidrec.data.validate import validate_dataset
 
 
