@@ -25,7 +25,7 @@ from bench import datasets, report
 from bench.peers.base import evaluate_scorer
 from bench.peers.registry import PEERS, QUICK_PEERS, fit_function
 from bench.variants import QUICK_VARIANTS, VARIANTS, extract_overrides, run_variant
-from braidrec.data.synth import GroundTruth
+from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models.evaluate import EvalData, baseline_metrics
 
