@@ -57,6 +57,11 @@ def test_row_format_predict_equals_the_savedmodel(server, users, tiny_run):
     [
         ("embed_items", {"item_id": ["i00001", "zzz"]}, {"embeddings", "modality_weights", "found"}),
         ("recommend_history", {"history": [["", "i00001"], ["i00002", "i00003"]]}, {"item_ids", "scores"}),
+        (
+            "recommend_profile",
+            {"history": [["i00001"]], "user_categorical": [["segment=segment_00"]], "user_numeric": [[31.0]], "user_numeric_mask": [[1.0]]},
+            {"item_ids", "scores"},
+        ),
         ("search_text", {"query": ["some words"]}, {"item_ids", "scores"}),
         ("recommend_candidates", {"user_id": ["nobody"], "candidates": ["i00001", "i00002"], "k": 2}, {"item_ids", "scores"}),
     ],
