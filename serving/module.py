@@ -84,8 +84,7 @@ class RetrievalModule(tf.Module):
         if item_tower is not None:
             self.search_text = tf.function(self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")])
         self.profiles = {
-            name: tf.Variable(values.astype(str) if values.dtype == object or values.dtype.kind == "U" else values.astype(np.float32),
-                              trainable=False, name=name)
+            name: tf.Variable(_strings(values) if values.dtype.kind in "OU" else values.astype(np.float32), trainable=False, name=name)
             for name, values in data.user_profiles.items()
         }
         if self.profiles:
