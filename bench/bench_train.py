@@ -25,30 +25,34 @@ from pathlib import Path
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 
 from bench import datasets
+from bench.variants import VARIANTS
 from braidrec.config import RunConfig
+from braidrec.config_loader import set_field
 from braidrec.models.train import train
 from braidrec.pipeline.fileutil import write_text_atomic
 
 RESULTS = Path(__file__).parent / "results"
-NO_ALIGNMENT = {"alignment_weight": 0.0, "behaviour_alignment_weight": 0.0}
 
 
-def train_seconds(features: Path, out: Path, epochs: int, deterministic: bool, **train_fields) -> float:
-    """Wall-clock seconds of ``train`` for ``epochs`` epochs (no early stop), setup and saving included."""
+def train_seconds(features: Path, out: Path, epochs: int, deterministic: bool, overrides: dict | None = None) -> float:
+    """Wall-clock seconds of ``train`` for ``epochs`` epochs (no early stop), setup and saving included.
+
+    ``overrides`` maps dotted config fields to values, as :data:`bench.variants.VARIANTS` does.
+    """
     config = RunConfig()
+    for dotted, value in (overrides or {}).items():
+        set_field(config, dotted, value)
     config.train.epochs, config.train.patience, config.train.verbose = epochs, epochs, 0
     config.train.deterministic = deterministic
-    for name, value in train_fields.items():
-        setattr(config.train, name, value)
     started = time.time()
     train(features, out, config)
     return time.time() - started
 
 
-def seconds_per_epoch(features: Path, out: Path, epochs: int, deterministic: bool, **train_fields) -> float:
+def seconds_per_epoch(features: Path, out: Path, epochs: int, deterministic: bool, overrides: dict | None = None) -> float:
     """Marginal seconds per epoch (validation included): ``epochs + 1`` epochs minus one, which cancels setup."""
-    longer = train_seconds(features, out, epochs + 1, deterministic, **train_fields)
-    return (longer - train_seconds(features, out, 1, deterministic, **train_fields)) / epochs
+    longer = train_seconds(features, out, epochs + 1, deterministic, overrides)
+    return (longer - train_seconds(features, out, 1, deterministic, overrides)) / epochs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for deterministic in (False, True):
             label = "deterministic" if deterministic else "nondeterministic"
             runs[f"default, {label}"] = seconds_per_epoch(features, model, args.epochs, deterministic)
-            runs[f"no alignment loss, {label}"] = seconds_per_epoch(features, model, args.epochs, deterministic, **NO_ALIGNMENT)
+            runs[f"no alignment loss, {label}"] = seconds_per_epoch(features, model, args.epochs, deterministic, VARIANTS["no_alignment"])
             print({k: round(v, 2) for k, v in runs.items()}, flush=True)
     ratios = {
         "alignment loss cost (default / no alignment), deterministic":

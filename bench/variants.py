@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from braidrec.config import RunConfig
+from braidrec.config_loader import set_field
 
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
@@ -74,11 +75,7 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
         return {"skipped": f"config field(s) {', '.join(missing)} not in this checkout"}
     config = RunConfig()
     for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        target = config
-        for part in parents:
-            target = getattr(target, part)
-        setattr(target, leaf, value)
+        set_field(config, dotted, value)
     config.train.seed = seed
     config.train.verbose = 0
     started = time.time()

@@ -140,9 +140,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if not key.startswith("cfg:") or value is None:
             continue
         dotted = key[4:]
-        *parents, leaf = dotted.split(".")
-        target = config
-        for part in parents:
-            target = getattr(target, part)
-        setattr(target, leaf, _coerce(value, kinds[dotted], f"--{dotted}"))
+        set_field(config, dotted, _coerce(value, kinds[dotted], f"--{dotted}"))
     return config
+
+
+def set_field(config: RunConfig, dotted: str, value: Any) -> None:
+    """Sets ``config.<section>.<field>`` named by ``dotted`` (e.g. ``train.epochs``) to ``value`` as given."""
+    *parents, leaf = dotted.split(".")
+    target = config
+    for part in parents:
+        target = getattr(target, part)
+    setattr(target, leaf, value)
