@@ -8,13 +8,10 @@ dead-letter output rather than failing a run).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import math
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -288,17 +285,3 @@ def ensure_valid(dataset_dir: str | os.PathLike) -> DatasetSpec:
     if problems:
         raise InvalidDatasetError(dataset_dir, problems)
     return DatasetSpec.load(dataset_dir)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m braidrec.data.validate DIR``: prints the report; exit status 1 when invalid."""
-    parser = argparse.ArgumentParser(prog="braid data validate", description=__doc__.splitlines()[0])
-    parser.add_argument("dataset_dir", type=Path, help="directory holding dataset.yaml")
-    args = parser.parse_args(argv)
-    problems = validate_dataset(args.dataset_dir)
-    print(format_report(problems))
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

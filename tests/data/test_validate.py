@@ -14,7 +14,6 @@ from braidrec.data.validate import (
     count_problems,
     ensure_valid,
     format_report,
-    main,
     validate_dataset,
 )
 
@@ -162,10 +161,13 @@ def test_problem_text_names_file_row_and_column():
     assert str(Problem("dataset.yaml", None, None, "not found")) == "dataset.yaml: not found"
 
 
-def test_main_exit_status(tiny_dataset, tiny, capsys):
-    assert main([str(tiny_dataset)]) == 0
+def test_cli_exit_status_and_report(tiny_dataset, tiny, capsys):
+    # `braid data validate` is the one command-line entry to the validator.
+    from braidrec.pipeline import cli
+
+    assert cli.main(["data", "validate", str(tiny_dataset)]) == 0
     tiny.edit_cell(tiny_dataset, "items", 3, "item_id", "a")
-    assert main([str(tiny_dataset)]) == 1
+    assert cli.main(["data", "validate", str(tiny_dataset)]) == 1
     assert "items.parquet row 3 column item_id" in capsys.readouterr().out
 
 
