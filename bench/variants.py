@@ -28,6 +28,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_text": {"model.disabled_modalities": ["text"]},
     # The user tower with the users table's profile (off by default).
     "user_features": {"model.user_features": True},
+    # Content augmentation of the items whose id is dropped in training: text tokens dropped at
+    # random and noise on the image descriptor, so content alone cannot place an item by memory.
+    "augment": {"model.text_token_dropout": 0.3, "model.image_noise": 0.5},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {"extract.text_encoder": "minilm"},
 }

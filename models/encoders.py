@@ -33,10 +33,30 @@ class IdEncoder(keras.layers.Layer):
 
 
 class TextEncoder(keras.layers.Layer):
-    """Text -> tokens (in-graph normalisation) -> embeddings -> attention pooling -> projection."""
+    """Text -> tokens (in-graph normalisation) -> embeddings -> attention pooling -> projection.
 
-    def __init__(self, vocabulary: list[str], token_dim: int, dim: int, **kwargs):
+    Args:
+        vocabulary: the extraction job's text tokens.
+        token_dim: token embedding size.
+        dim: output size.
+        token_dropout: in training, each token is left out of the pooling with this
+            probability (``model.text_token_dropout``), so the encoder cannot tie an
+            item to its exact wording.
+
+    Call args:
+        tokens: int [batch, TEXT_MAX_TOKENS] from :meth:`tokenize`.
+        training: augment only then.
+        rows: bool [batch], the rows to augment (default: all).
+
+    Raises:
+        ValueError: ``token_dropout`` is not in [0, 1).
+    """
+
+    def __init__(self, vocabulary: list[str], token_dim: int, dim: int, token_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= token_dropout < 1.0:
+            raise ValueError(f"model.text_token_dropout is {token_dropout}; it must be in [0, 1)")
+        self.token_dropout = token_dropout
         self.vectorize = keras.layers.TextVectorization(
             standardize=None, split="whitespace", vocabulary=vocabulary or ["<none>"],
             output_sequence_length=TEXT_MAX_TOKENS,
@@ -49,9 +69,14 @@ class TextEncoder(keras.layers.Layer):
         """Raw text [batch] -> token ids [batch, TEXT_MAX_TOKENS] (0 padding, 1 unknown)."""
         return self.vectorize(text_normalization.tf_normalize_text(text))
 
-    def call(self, tokens):
+    def call(self, tokens, training=False, rows=None):
         # 0 is padding and 1 the out-of-vocabulary token: neither says anything about the item.
         valid = tokens > 1
+        if training and self.token_dropout > 0:
+            kept = tf.random.uniform(tf.shape(tokens)) >= self.token_dropout
+            if rows is not None:
+                kept |= ~rows[:, None]
+            valid &= kept
         pooled = self.pool(self.embedding(tokens), valid)
         return self.project(pooled), tf.reduce_any(valid, axis=-1)
 
@@ -61,14 +86,32 @@ class ImageEncoder(keras.layers.Layer):
 
     The descriptor's parts live on different scales (histogram shares, mean
     colours), so it is standardised per item before the MLP.
+
+    Args:
+        kind: ``descriptor`` (the image vector from extraction) or ``cnn`` (the thumbnail).
+        dim: output size.
+        thumbnail_size: the thumbnail's side in pixels (``cnn``).
+        noise: in training, Gaussian noise of this many times each image's own standard
+            deviation on its input (``model.image_noise``): the descriptor, or the pixels.
+
+    Call args:
+        features: ``image`` (descriptor) or ``thumbnail`` (cnn), and ``has_image``.
+        training: augment only then.
+        rows: bool [batch], the rows to augment (default: all).
+
+    Raises:
+        ValueError: an unknown ``kind`` or a negative ``noise``.
     """
 
-    def __init__(self, kind: str, dim: int, thumbnail_size: int, **kwargs):
+    def __init__(self, kind: str, dim: int, thumbnail_size: int, noise: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if kind not in ("descriptor", "cnn"):
             raise ValueError(f"model.image_encoder '{kind}' is not 'descriptor' or 'cnn'")
+        if noise < 0:
+            raise ValueError(f"model.image_noise is {noise}; it must be >= 0 (0: no noise)")
         self.kind = kind
         self.thumbnail_size = thumbnail_size
+        self.noise = noise
         if kind == "descriptor":
             self.net = keras.Sequential(
                 [keras.layers.LayerNormalization(), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(dim)],
@@ -86,14 +129,28 @@ class ImageEncoder(keras.layers.Layer):
                 name="cnn",
             )
 
-    def call(self, features):
+    def call(self, features, training=False, rows=None):
         present = features[contract.HAS_IMAGE] > 0
         if self.kind == "descriptor":
-            return self.net(features[contract.IMAGE]), present
-        size = self.thumbnail_size
-        pixels = tf.io.decode_raw(features[contract.THUMBNAIL], tf.uint8)
-        pixels = tf.reshape(pixels, [-1, size, size, 3])
-        return self.net(tf.cast(pixels, tf.float32) / 255.0), present
+            inputs = features[contract.IMAGE]
+        else:
+            size = self.thumbnail_size
+            pixels = tf.reshape(tf.io.decode_raw(features[contract.THUMBNAIL], tf.uint8), [-1, size, size, 3])
+            inputs = tf.cast(pixels, tf.float32) / 255.0
+        if training and self.noise > 0:
+            inputs = self._add_noise(inputs, rows)
+        return self.net(inputs), present
+
+    def _add_noise(self, inputs, rows):
+        # Scaled by each image's own spread: after the descriptor's per-item standardisation the
+        # noise has size ``noise``, so the MLP cannot key on one item's exact values (memorise it)
+        # instead of what its picture shows.
+        axes = list(range(1, inputs.shape.rank))
+        spread = tf.math.reduce_std(inputs, axis=axes, keepdims=True)
+        noise = self.noise * spread * tf.random.normal(tf.shape(inputs))
+        if rows is not None:
+            noise *= tf.reshape(tf.cast(rows, noise.dtype), [-1] + [1] * len(axes))
+        return inputs + noise
 
 
 class VectorEncoder(keras.layers.Layer):

@@ -25,8 +25,14 @@ class ItemTower(keras.layers.Layer):
     ``categorical`` and ``numeric`` when the features have them. A missing
     modality is masked out of the fusion; during training the id is also masked
     at random (``model.id_dropout``) so that the content modalities alone carry
-    the signal that cold items (whose id is unknown) need. Modalities named in
+    the signal that cold items (whose id is unknown) need. Those items' content
+    is augmented (``model.text_token_dropout``, ``model.image_noise``), so that
+    content placing an item alone cannot do it by memorising the item; items
+    that keep their id train on clean content. Modalities named in
     ``model.disabled_modalities`` are always masked (ablations).
+
+    Raises:
+        ValueError: unknown disabled modalities, or augmentation without id dropout.
     """
 
     def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, extract: ExtractConfig, **kwargs):
@@ -34,13 +40,17 @@ class ItemTower(keras.layers.Layer):
         dim = config.embedding_dim
         self.id_dropout = config.id_dropout
         self.modality_dropout = config.modality_dropout
+        self.augments = config.text_token_dropout > 0 or config.image_noise > 0
+        if self.augments and self.id_dropout <= 0:
+            raise ValueError("model.text_token_dropout and model.image_noise augment the items whose id is dropped; "
+                             "set model.id_dropout > 0, or both to 0")
         self.image_dim = getattr(vocab, "image_dim", contract.IMAGE_DESCRIPTOR_DIM)
         self.text_embedding_dim = getattr(vocab, "text_embedding_dim", 0)
         self.thumbnail_bytes = extract.image_size * extract.image_size * 3
         self.num_numeric = len(vocab.numeric_names)
         self.id_encoder = encoders.IdEncoder(vocab.items, dim, name="id")
-        self.text_encoder = encoders.TextEncoder(vocab.text, config.text_embedding_dim, dim, name="text")
-        self.image_encoder = encoders.ImageEncoder(config.image_encoder, dim, extract.image_size, name="image")
+        self.text_encoder = encoders.TextEncoder(vocab.text, config.text_embedding_dim, dim, config.text_token_dropout, name="text")
+        self.image_encoder = encoders.ImageEncoder(config.image_encoder, dim, extract.image_size, config.image_noise, name="image")
         self.modalities = ["id", "text", "image"]
         self.pretrained_text_encoder = self.categorical_encoder = self.numeric_encoder = None
         if self.text_embedding_dim:
@@ -68,12 +78,16 @@ class ItemTower(keras.layers.Layer):
             ``mask`` [batch, M] (present and enabled; id dropout applied in training).
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
+        drop = None
+        if training and self.id_dropout > 0 and self.augments:
+            # Drawn before the encoders: the items whose id is dropped are the ones augmented.
+            drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
         tokens = features.get(TEXT_TOKENS)
         if tokens is None:
             tokens = self.text_encoder.tokenize(features[contract.TEXT])
-        text_emb, text_present = self.text_encoder(tokens)
+        text_emb, text_present = self.text_encoder(tokens, training=training, rows=drop)
         has_text = features[contract.HAS_TEXT] > 0
-        image_emb, image_present = self.image_encoder(features)
+        image_emb, image_present = self.image_encoder(features, training=training, rows=drop)
         embeddings, masks = [id_emb, text_emb, image_emb], [id_present, text_present & has_text, image_present]
         if self.pretrained_text_encoder is not None:
             vectors = features[contract.TEXT_EMBEDDING]
@@ -97,7 +111,8 @@ class ItemTower(keras.layers.Layer):
             mask = tf.concat([mask[:, :1], kept], axis=1)
         if training and self.id_dropout > 0:
             has_content = tf.reduce_any(mask[:, 1:], axis=1)
-            drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
+            if drop is None:
+                drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
             mask = tf.concat([(mask[:, :1] & ~(drop & has_content)[:, None]), mask[:, 1:]], axis=1)
         stacked = tf.stack(embeddings, axis=1)
         fused, weights = self.fusion(stacked, mask)

@@ -43,6 +43,26 @@ def test_text_query_embeds_into_item_space(tiny_run):
     np.testing.assert_allclose(np.linalg.norm(query.numpy()[0]), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("id_dropout, augmented", [(1e-9, False), (0.999999, True)])
+def test_content_is_augmented_only_where_the_id_is_dropped(tiny_run, catalogue, id_dropout, augmented):
+    tf.keras.utils.set_random_seed(0)
+    model = _model(tiny_run, id_dropout=id_dropout, text_token_dropout=0.5, image_noise=0.5)
+    features = {k: tf.constant(v) for k, v in catalogue.features.items()}
+    served = model.item_tower.encode_all(features, training=False)
+    trained = model.item_tower.encode_all(features, training=True)
+    assert (trained["mask"].numpy()[:, 0].sum() == 0) == augmented
+    content = [model.item_tower.modalities.index(name) for name in ("text", "image")]
+    changed = ~np.isclose(trained["modalities"].numpy()[:, content], served["modalities"].numpy()[:, content], atol=1e-6).all(axis=-1)
+    present = served["mask"].numpy()[:, content]
+    # Items keeping their id train on clean content; those without it on augmented content.
+    assert changed[present].mean() > 0.9 if augmented else not changed.any()
+
+
+def test_augmentation_without_id_dropout_is_refused(tiny_run):
+    with pytest.raises(ValueError, match="id_dropout > 0"):
+        _model(tiny_run, id_dropout=0.0, text_token_dropout=0.3)
+
+
 @pytest.mark.parametrize("pooling", ["attention", "last"])
 def test_history_is_causal_and_order_aware(tiny_run, pooling):
     model = _model(tiny_run, history_pooling=pooling, history_blocks=2)
