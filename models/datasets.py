@@ -97,6 +97,15 @@ def user_profiles(users: list[readers.UserHistory], user_ids: np.ndarray) -> dic
     return {contract.USER_CATEGORICAL: tokens.astype(str), contract.USER_NUMERIC: numeric, contract.USER_NUMERIC_MASK: mask}
 
 
+def tower_profiles(user_tower, users: list[readers.UserHistory], user_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`user_profiles` of ``user_ids`` when ``user_tower`` reads profiles; else ``{}`` (nothing built).
+
+    Training, evaluation and export all feed the tower through this, so none builds
+    profile arrays for a tower that ignores them.
+    """
+    return user_profiles(users, user_ids) if user_tower.reads_profile else {}
+
+
 def sampling_probabilities(catalogue: readers.Catalogue, users: list[readers.UserHistory]) -> np.ndarray:
     """Each item's share of train interactions (floor of one count so no item has zero)."""
     index = catalogue.index()

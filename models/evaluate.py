@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from braidrec.features import contract, readers
 from braidrec.models import ranking
-from braidrec.models.datasets import pad_histories, user_profiles
+from braidrec.models.datasets import pad_histories, tower_profiles
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline.splits import choose_cold_items
 
@@ -111,11 +111,6 @@ def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarr
     return np.concatenate(out) if out else np.zeros((0, model.item_tower.output_projection.units), np.float32)
 
 
-def _profiles(model: BraidModel, data: EvalData, user_ids: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The users' profiles when the user tower reads them (else None: nothing to build)."""
-    return user_profiles(data.histories, user_ids) if model.user_tower.reads_profile else None
-
-
 def model_metrics(
     model: BraidModel, data: EvalData, ks: list[int], split: int = contract.SPLIT_TEST, cold: bool = True,
     batch_size: int = 1024, items: np.ndarray | None = None,
@@ -124,11 +119,11 @@ def model_metrics(
     if items is None:
         items, _ = item_embeddings(model, data.catalogue, batch_size)
     ids, hist, relevant, candidates = data.warm_task(split)
-    users = user_embeddings(model, ids, hist, batch_size, _profiles(model, data, ids))
+    users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
     out = {"warm": ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)}
     if cold:
         ids, hist, relevant, candidates = data.cold_task()
-        users = user_embeddings(model, ids, hist, batch_size, _profiles(model, data, ids))
+        users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
         out["cold"] = ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)
     return out
 

@@ -129,7 +129,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         # Cold items stay out of sampled negatives and alignment: training must not see them,
         # so cold recall and their cross-modal retrieval measure generalisation, not memory.
         sample_rows=np.flatnonzero(data.train_counts > 0),
-        profiles=datasets.user_profiles(data.histories, users) if model.user_tower.reads_profile else None,
+        profiles=datasets.tower_profiles(model.user_tower, data.histories, users),
     )
     model.compile(optimizer=optimizer(config.train, int(train_data.cardinality())))
     validation = ValidationRecall(data, config.train.patience)

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from braidrec.config import ExportConfig
 from braidrec.models.checkpoint import load_model_dir
-from braidrec.models.datasets import pad_histories, user_profiles
+from braidrec.models.datasets import pad_histories, tower_profiles
 from braidrec.models.evaluate import EvalData, item_embeddings
 from braidrec.pipeline.fileutil import temp_dir_beside
 from braidrec.serving.index import BruteForceIndex
@@ -51,7 +51,7 @@ def serving_data(model, data: EvalData) -> ServingData:
         user_ids=np.array([u.user_id for u in users], dtype=object),
         user_histories=pad_histories([u.items for u in users], data.max_history),
         known_items=known,
-        user_profiles=user_profiles(users, np.array([u.user_id for u in users])) if model.user_tower.reads_profile else {},
+        user_profiles=tower_profiles(model.user_tower, users, np.array([u.user_id for u in users])),
     )
 
 
