@@ -80,7 +80,9 @@ class ItemTower(keras.layers.Layer):
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
         drop = None
         if training and self.id_dropout > 0 and self.augments:
-            # Drawn before the encoders: the items whose id is dropped are the ones augmented.
+            # Drawn before the encoders, which augment the items whose id is dropped. Only then:
+            # without augmentation the draw stays after them, so the default's random stream (and
+            # its deterministic results) are what they were before augmentation existed.
             drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
         tokens = features.get(TEXT_TOKENS)
         if tokens is None:

@@ -13,7 +13,10 @@ import braidrec
 ROOT = Path(__file__).resolve().parent.parent
 
 
-SUBPACKAGES = ("data", "features", "models", "pipeline", "serving")
+# Every top-level package folder but these is a braidrec subpackage (setup.py's package_dir): a new
+# folder that setup.py does not install fails here instead of being skipped.
+NOT_SUBPACKAGES = {"braidrec", "bench", "tests"}
+SUBPACKAGES = sorted(p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name not in NOT_SUBPACKAGES)
 
 
 def _modules() -> list[str]:
