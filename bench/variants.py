@@ -14,25 +14,31 @@ from pathlib import Path
 from braidrec.config import RunConfig
 from braidrec.config_loader import set_field
 
+# The default before 2026-12-01: no content augmentation, patience 4. The rows measured on it
+# keep these overrides so that they still reproduce.
+_NO_AUGMENT_PATIENCE4: dict[str, object] = {
+    "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
+
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
-    # The default before 2026-11-30: learning rate 0.002, no weight average.
-    "lr0.002": {"train.learning_rate": 0.002, "train.weight_ema_epochs": 0.0},
-    # The weight average at that learning rate.
-    "weight_ema": {"train.learning_rate": 0.002, "train.weight_ema_epochs": 1.2},
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
     "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
     "no_image": {"model.disabled_modalities": ["image"]},
     "no_text": {"model.disabled_modalities": ["text"]},
+    # Without the content augmentation of id-dropped items (text tokens dropped, image noise).
+    "no_augment": {"model.text_token_dropout": 0.0, "model.image_noise": 0.0},
+    # The previous default, and the options measured against it.
+    "no_augment_patience4": dict(_NO_AUGMENT_PATIENCE4),
+    "augment_patience4": {"train.patience": 4},
+    # Learning rate 0.002 without the weight average (the default before 2026-11-30), and with it.
+    "lr0.002": {**_NO_AUGMENT_PATIENCE4, "train.learning_rate": 0.002, "train.weight_ema_epochs": 0.0},
+    "weight_ema": {**_NO_AUGMENT_PATIENCE4, "train.learning_rate": 0.002, "train.weight_ema_epochs": 1.2},
     # The user tower with the users table's profile (off by default).
-    "user_features": {"model.user_features": True},
-    # Content augmentation of the items whose id is dropped in training: text tokens dropped at
-    # random and noise on the image descriptor, so content alone cannot place an item by memory.
-    "augment": {"model.text_token_dropout": 0.3, "model.image_noise": 0.5},
+    "user_features": {**_NO_AUGMENT_PATIENCE4, "model.user_features": True},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
-    "pretrained_text": {"extract.text_encoder": "minilm"},
+    "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
 QUICK_VARIANTS = ("attention", "sum", "no_alignment")
 
