@@ -42,8 +42,11 @@ class ItemTower(keras.layers.Layer):
         self.modality_dropout = config.modality_dropout
         self.augments = config.text_token_dropout > 0 or config.image_noise > 0
         if self.augments and self.id_dropout <= 0:
-            raise ValueError("model.text_token_dropout and model.image_noise augment the items whose id is dropped; "
-                             "set model.id_dropout > 0, or both to 0")
+            raise ValueError(
+                f"model.id_dropout is {self.id_dropout}, so no item would get the content augmentation "
+                f"(model.text_token_dropout {config.text_token_dropout}, model.image_noise {config.image_noise}), "
+                "which applies to the items whose id is dropped: set model.id_dropout > 0, or also pass "
+                "--model.text_token_dropout 0 --model.image_noise 0")
         self.image_dim = getattr(vocab, "image_dim", contract.IMAGE_DESCRIPTOR_DIM)
         self.text_embedding_dim = getattr(vocab, "text_embedding_dim", 0)
         self.thumbnail_bytes = extract.image_size * extract.image_size * 3

@@ -59,7 +59,7 @@ def test_content_is_augmented_only_where_the_id_is_dropped(tiny_run, catalogue, 
 
 
 def test_augmentation_without_id_dropout_is_refused(tiny_run):
-    with pytest.raises(ValueError, match="id_dropout > 0"):
+    with pytest.raises(ValueError, match="id_dropout > 0, or also pass --model.text_token_dropout 0 --model.image_noise 0"):
         _model(tiny_run, id_dropout=0.0, text_token_dropout=0.3)
 
 
