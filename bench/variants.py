@@ -14,7 +14,7 @@ from pathlib import Path
 from braidrec.config import RunConfig
 from braidrec.config_loader import set_field
 
-# The default before 2026-12-01: no content augmentation, patience 4. The rows measured on it
+# The default before 12201b9: no content augmentation, patience 4. The rows measured on it
 # keep these overrides so that they still reproduce.
 _NO_AUGMENT_PATIENCE4: dict[str, object] = {
     "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
