@@ -82,10 +82,11 @@ class ItemTower(keras.layers.Layer):
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
         drop = None
-        if training and self.id_dropout > 0 and self.augments:
+        if training and self.augments:  # __init__ refuses augmentation without id_dropout
             # Drawn before the encoders, which augment the items whose id is dropped. Only then:
-            # without augmentation the draw stays after them, so the default's random stream (and
-            # its deterministic results) are what they were before augmentation existed.
+            # without augmentation the draw stays after them, so configurations without it keep the
+            # random stream they had before augmentation existed, and their deterministic bench rows
+            # (no_augment_patience4, lr0.002, user_features...) still reproduce.
             drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
         tokens = features.get(TEXT_TOKENS)
         if tokens is None:
