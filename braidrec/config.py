@@ -107,6 +107,11 @@ class TrainConfig:
     alignment_weight: float = 1.0
     behaviour_alignment_weight: float = 0.1
     alignment_temperature: float = 0.05
+    # Attention fusion: weight of a term that keeps every present content modality in use
+    # (models/fusion.py: balance_penalty); 0: none. Off by default: at 0.1 it raised synthetic cold
+    # Recall@10 to 0.476 from 0.449, where images carry meaning, but cut ml-100k's to 0.184 from
+    # 0.210, where the poster descriptor misleads (bench/results/quality.md, row fusion_balance).
+    fusion_balance_weight: float = 0.0
     # Items drawn uniformly from the catalogue per batch for the alignment loss (0: the batch's
     # targets, which popularity skews); cross-modal retrieval is judged over every item alike.
     alignment_items: int = 512

@@ -77,3 +77,28 @@ class ModalityFusion(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "hidden_dim": self.hidden_dim}
+
+
+def balance_penalty(weights: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Summed over rows: KL(uniform over the present modalities || the row's weights).
+
+    Attention fusion trained on warm items can put all its weight on one modality
+    (text that memorises them) and ignore another (the image) that would place a
+    cold item better; this term, added to the loss with a small weight, keeps
+    every present modality in use while letting the weights differ per item.
+
+    Args:
+        weights: float [batch, M], fusion weights (zero where absent).
+        mask: bool [batch, M], True where the modality is present.
+
+    Returns:
+        Scalar: the sum over rows; rows with fewer than two present modalities add zero.
+    """
+    present = tf.cast(mask, weights.dtype)
+    count = tf.reduce_sum(present, axis=-1)
+    # Renormalised over the given columns, so the caller can leave a modality (the id) out.
+    share = weights / tf.maximum(tf.reduce_sum(weights * present, axis=-1, keepdims=True), 1e-12)
+    log_share = tf.math.log(tf.maximum(share, 1e-12))
+    mean_log = tf.reduce_sum(log_share * present, axis=-1) / tf.maximum(count, 1.0)
+    kl = -tf.math.log(tf.maximum(count, 1.0)) - mean_log
+    return tf.reduce_sum(tf.where(count >= 2.0, kl, 0.0))

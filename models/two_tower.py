@@ -9,6 +9,7 @@ import tensorflow_recommenders as tfrs
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models.alignment import paired_info_nce
+from braidrec.models.fusion import balance_penalty
 from braidrec.models.towers import ItemTower
 from braidrec.models.user_tower import UserTower
 
@@ -66,6 +67,10 @@ class BraidModel(tfrs.Model):
         ]
         self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
         self.alignment_temperature = train.alignment_temperature
+        if train.fusion_balance_weight < 0:
+            raise ValueError(f"train.fusion_balance_weight {train.fusion_balance_weight} must be >= 0 (0 turns it off)")
+        # sum and concat weigh the present modalities equally, so the term is zero for them.
+        self.balance_weight = train.fusion_balance_weight if model.fusion == "attention" else 0.0
 
     @staticmethod
     def prefixed(batch: dict, prefix: str) -> dict:
@@ -122,4 +127,7 @@ class BraidModel(tfrs.Model):
             loss += weight * paired_info_nce(
                 encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, self.alignment_temperature
             )
+        if self.balance_weight > 0:
+            # Content modalities only (the id is column 0): the id's share is free to differ.
+            loss += self.balance_weight * balance_penalty(encoded_aligned["weights"][:, 1:], encoded_aligned["mask"][:, 1:])
         return loss

@@ -7,7 +7,7 @@ import braidrec  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 
-from braidrec.models.fusion import FUSION_MODES, ModalityFusion
+from braidrec.models.fusion import FUSION_MODES, ModalityFusion, balance_penalty
 
 EMB = tf.random.stateless_normal([4, 3, 8], seed=[1, 2])
 MASK = tf.constant([[True, True, True], [True, False, True], [False, False, True], [False, False, False]])
@@ -47,3 +47,25 @@ def test_serialisation_round_trip(mode, tmp_path):
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="model.fusion"):
         ModalityFusion("median")
+
+
+def test_balance_penalty_matches_hand_computation():
+    # Row 0: weights 0.5 / 0.25 / 0.25 over three present modalities:
+    #   KL(uniform || w) = -log 3 - (log 0.5 + 2 log 0.25) / 3.
+    # Row 1: two present, given as 0.3 / 0.1 (they are renormalised to 0.75 / 0.25):
+    #   -log 2 - (log 0.75 + log 0.25) / 2.
+    # Row 2: one present modality, row 3: none; both add zero.
+    weights = tf.constant([[0.5, 0.25, 0.25], [0.3, 0.0, 0.1], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    mask = tf.constant([[True, True, True], [True, False, True], [False, True, False], [False, False, False]])
+    expected = (-np.log(3) - (np.log(0.5) + 2 * np.log(0.25)) / 3) + (-np.log(2) - (np.log(0.75) + np.log(0.25)) / 2)
+    np.testing.assert_allclose(balance_penalty(weights, mask).numpy(), expected, rtol=1e-5)
+
+
+def test_balance_penalty_is_zero_for_uniform_weights_and_pulls_a_collapsed_modality_up():
+    mask = tf.constant([[True, True, True]])
+    assert abs(float(balance_penalty(tf.fill([1, 3], 1 / 3), mask))) < 1e-6
+    logits = tf.Variable([[2.0, 1.0, -6.0]])
+    with tf.GradientTape() as tape:
+        penalty = balance_penalty(tf.nn.softmax(logits), mask)
+    gradient = tape.gradient(penalty, logits).numpy()[0]
+    assert gradient[2] < 0 < gradient[0]  # descent raises the ignored modality's logit, lowers the dominant one's

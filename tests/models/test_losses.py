@@ -1,4 +1,4 @@
-"""The retrieval and alignment losses on hand-computed tiny cases."""
+"""The retrieval, alignment and fusion-balance losses on hand-computed tiny cases."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,10 @@ import braidrec  # noqa: F401
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
+from braidrec.features import contract, readers
+from braidrec.models import datasets
+from braidrec.models.fusion import balance_penalty
 from braidrec.models.two_tower import BraidModel, alignment_pairs
 
 
@@ -68,3 +72,27 @@ def test_same_window_mask_hides_the_users_other_targets_only():
         [0, 0, 1, 1, 1, 1],
     ], bool)
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_fusion_balance_adds_its_weight_times_the_content_penalty(tiny_run):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    users = readers.load_histories(tiny_run["features"])
+    model = BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), TrainConfig(fusion_balance_weight=0.5))
+    ids, histories, targets = datasets.next_item_pairs(users, contract.SPLIT_TRAIN, 6)
+    probabilities = datasets.sampling_probabilities(catalogue, users)
+    batch = next(iter(datasets.retrieval_dataset(catalogue, ids, histories, targets, probabilities, 64, None)))
+    with_term = float(model.compute_loss(batch, training=False))
+    model.balance_weight = 0.0
+    without = float(model.compute_loss(batch, training=False))
+    encoded = model.item_tower.encode_all(BraidModel.prefixed(batch, "target_"), training=False)
+    # Column 0 is the id: only the content modalities are balanced.
+    penalty = float(balance_penalty(encoded["weights"][:, 1:], encoded["mask"][:, 1:]))
+    assert penalty > 0
+    assert with_term - without == pytest.approx(0.5 * penalty, rel=1e-4)
+
+
+def test_negative_fusion_balance_is_refused(tiny_run):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    with pytest.raises(ValueError, match="train.fusion_balance_weight"):
+        BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), TrainConfig(fusion_balance_weight=-0.1))

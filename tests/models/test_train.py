@@ -17,7 +17,7 @@ from braidrec.models.train import optimizer, train
 @pytest.mark.parametrize(
     "model_changes, train_changes",
     [
-        ({"disabled_modalities": ["text"]}, {}),
+        ({"disabled_modalities": ["text"]}, {"fusion_balance_weight": 0.1}),
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
         ({}, {"weight_ema_epochs": 1.2, "epochs": 2}),
