@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from braidrec.config import RunConfig
-from braidrec.config_loader import set_field
+from braidrec.config_loader import config_with
 
 # The default before 12201b9: no content augmentation, patience 4. The rows measured on it
 # keep these overrides so that they still reproduce.
@@ -84,9 +84,7 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
     missing = missing_fields(overrides)
     if missing:
         return {"skipped": f"config field(s) {', '.join(missing)} not in this checkout"}
-    config = RunConfig()
-    for dotted, value in overrides.items():
-        set_field(config, dotted, value)
+    config = config_with(overrides)
     config.train.seed = seed
     config.train.verbose = 0
     started = time.time()

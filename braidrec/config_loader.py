@@ -151,3 +151,11 @@ def set_field(config: RunConfig, dotted: str, value: Any) -> None:
     for part in parents:
         target = getattr(target, part)
     setattr(target, leaf, value)
+
+
+def config_with(overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The default :class:`RunConfig` with each ``section.field`` of ``overrides`` set to its value as given."""
+    config = RunConfig()
+    for dotted, value in (overrides or {}).items():
+        set_field(config, dotted, value)
+    return config

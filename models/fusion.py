@@ -83,9 +83,10 @@ def balance_penalty(weights: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """Summed over rows: KL(uniform over the present modalities || the row's weights).
 
     Attention fusion trained on warm items can put all its weight on one modality
-    (text that memorises them) and ignore another (the image) that would place a
-    cold item better; this term, added to the loss with a small weight, keeps
-    every present modality in use while letting the weights differ per item.
+    (text that memorises them) and ignore another (the image). Added to the loss
+    with a small weight, this term keeps every present modality in use while
+    letting the weights differ per item. Whether that places cold items better
+    depends on the data (``train.fusion_balance_weight`` quotes the bench).
 
     Args:
         weights: float [batch, M], fusion weights (zero where absent).

@@ -128,6 +128,7 @@ class BraidModel(tfrs.Model):
                 encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, self.alignment_temperature
             )
         if self.balance_weight > 0:
-            # Content modalities only (the id is column 0): the id's share is free to differ.
+            # On the alignment items (uniform over warm items, not popularity-skewed) when there
+            # are, and content modalities only (the id is column 0): the id's share stays free.
             loss += self.balance_weight * balance_penalty(encoded_aligned["weights"][:, 1:], encoded_aligned["mask"][:, 1:])
         return loss

@@ -5,7 +5,7 @@ import argparse
 import pytest
 
 from braidrec.config import RunConfig
-from braidrec.config_loader import ConfigError, add_config_flags, config_from_args, load_config
+from braidrec.config_loader import ConfigError, add_config_flags, config_from_args, config_with, load_config
 
 
 def test_default_yaml_loads_and_matches_dataclasses():
@@ -45,3 +45,10 @@ def test_flags_override_yaml(tmp_path):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_config_with_sets_the_dotted_fields_and_keeps_the_other_defaults():
+    config = config_with({"train.epochs": 3, "model.disabled_modalities": ["image"]})
+    assert config.train.epochs == 3 and config.model.disabled_modalities == ["image"]
+    assert config.train.batch_size == RunConfig().train.batch_size
+    assert config_with().train.epochs == RunConfig().train.epochs

@@ -11,7 +11,7 @@ from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract, readers
 from braidrec.models import datasets
 from braidrec.models.fusion import balance_penalty
-from braidrec.models.two_tower import BraidModel, alignment_pairs
+from braidrec.models.two_tower import TARGET_PREFIX, BraidModel, alignment_pairs
 
 
 def _softmax_ce(logits: np.ndarray) -> float:
@@ -85,7 +85,7 @@ def test_fusion_balance_adds_its_weight_times_the_content_penalty(tiny_run):
     with_term = float(model.compute_loss(batch, training=False))
     model.balance_weight = 0.0
     without = float(model.compute_loss(batch, training=False))
-    encoded = model.item_tower.encode_all(BraidModel.prefixed(batch, "target_"), training=False)
+    encoded = model.item_tower.encode_all(BraidModel.prefixed(batch, TARGET_PREFIX), training=False)
     # Column 0 is the id: only the content modalities are balanced.
     penalty = float(balance_penalty(encoded["weights"][:, 1:], encoded["mask"][:, 1:]))
     assert penalty > 0
