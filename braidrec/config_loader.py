@@ -154,8 +154,15 @@ def set_field(config: RunConfig, dotted: str, value: Any) -> None:
 
 
 def config_with(overrides: dict[str, Any] | None = None) -> RunConfig:
-    """The default :class:`RunConfig` with each ``section.field`` of ``overrides`` set to its value as given."""
+    """The default :class:`RunConfig` with each ``section.field`` of ``overrides`` set to its value as given.
+
+    Raises:
+        ConfigError: a key names no field (the message suggests the closest one).
+    """
+    known = [name for name, _ in _leaf_fields(RunConfig)]
     config = RunConfig()
     for dotted, value in (overrides or {}).items():
+        if dotted not in known:
+            raise ConfigError(f"override '{dotted}' names no config field{_suggest(dotted, known)}")
         set_field(config, dotted, value)
     return config

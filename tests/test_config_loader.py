@@ -52,3 +52,8 @@ def test_config_with_sets_the_dotted_fields_and_keeps_the_other_defaults():
     assert config.train.epochs == 3 and config.model.disabled_modalities == ["image"]
     assert config.train.batch_size == RunConfig().train.batch_size
     assert config_with().train.epochs == RunConfig().train.epochs
+
+
+def test_config_with_refuses_an_unknown_field():
+    with pytest.raises(ConfigError, match="did you mean 'train.epochs'"):
+        config_with({"train.epoch": 3})
