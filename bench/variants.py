@@ -7,12 +7,10 @@ A variant whose field does not exist in this checkout is reported as skipped.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
-from braidrec.config import RunConfig
-from braidrec.config_loader import config_with
+from braidrec.config_loader import config_with, unknown_fields
 
 # The default before 12201b9: no content augmentation, patience 4. The rows measured on it
 # keep these overrides so that they still reproduce.
@@ -45,19 +43,6 @@ VARIANTS: dict[str, dict[str, object]] = {
 QUICK_VARIANTS = ("attention", "sum", "no_alignment")
 
 
-def missing_fields(overrides: dict[str, object]) -> list[str]:
-    """The override keys that name no field of :class:`RunConfig`."""
-    missing = []
-    for dotted in overrides:
-        target = RunConfig()
-        for part in dotted.split("."):
-            if not dataclasses.is_dataclass(target) or part not in {f.name for f in dataclasses.fields(target)}:
-                missing.append(dotted)
-                break
-            target = getattr(target, part)
-    return missing
-
-
 def extract_overrides(name: str) -> dict[str, object]:
     """The ``extract.*`` fields of variant ``name`` (without the prefix): they need their own features."""
     return {k.split(".", 1)[1]: v for k, v in VARIANTS[name].items() if k.startswith("extract.")}
@@ -81,7 +66,7 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
     from braidrec.models.train import train
 
     overrides = VARIANTS[name]
-    missing = missing_fields(overrides)
+    missing = unknown_fields(overrides)
     if missing:
         return {"skipped": f"config field(s) {', '.join(missing)} not in this checkout"}
     config = config_with(overrides)

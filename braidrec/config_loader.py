@@ -153,16 +153,24 @@ def set_field(config: RunConfig, dotted: str, value: Any) -> None:
     setattr(target, leaf, value)
 
 
+def unknown_fields(dotted_names) -> list[str]:
+    """The names among ``dotted_names`` (``section.field``) that name no field of :class:`RunConfig`."""
+    known = {name for name, _ in _leaf_fields(RunConfig)}
+    return [name for name in dotted_names if name not in known]
+
+
 def config_with(overrides: dict[str, Any] | None = None) -> RunConfig:
     """The default :class:`RunConfig` with each ``section.field`` of ``overrides`` set to its value as given.
 
     Raises:
         ConfigError: a key names no field (the message suggests the closest one).
     """
-    known = [name for name, _ in _leaf_fields(RunConfig)]
+    overrides = overrides or {}
+    unknown = unknown_fields(overrides)
+    if unknown:
+        known = [name for name, _ in _leaf_fields(RunConfig)]
+        raise ConfigError(f"override '{unknown[0]}' names no config field{_suggest(unknown[0], known)}")
     config = RunConfig()
-    for dotted, value in (overrides or {}).items():
-        if dotted not in known:
-            raise ConfigError(f"override '{dotted}' names no config field{_suggest(dotted, known)}")
+    for dotted, value in overrides.items():
         set_field(config, dotted, value)
     return config

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from bench import datasets, report
+from bench.variants import VARIANTS, extract_overrides
+from braidrec.config_loader import unknown_fields
 from braidrec.features import contract
-from bench.variants import VARIANTS, extract_overrides, missing_fields
 
 
 def _run(method, seed, r10, cold=None):
@@ -36,13 +37,13 @@ def test_write_results_files(tmp_path):
     assert (tmp_path / "quality.png").stat().st_size > 1000
 
 
-def test_missing_fields():
-    assert missing_fields({"model.fusion": "sum", "model.nope": 1, "nosection.x": 2}) == ["model.nope", "nosection.x"]
-    assert missing_fields(VARIANTS["attention"]) == []
+def test_unknown_fields():
+    assert unknown_fields({"model.fusion": "sum", "model.nope": 1, "nosection.x": 2}) == ["model.nope", "nosection.x"]
+    assert unknown_fields(VARIANTS["attention"]) == []
 
 
 def test_every_variant_names_existing_fields():
-    assert {name: missing_fields(overrides) for name, overrides in VARIANTS.items()} == {name: [] for name in VARIANTS}
+    assert {name: unknown_fields(overrides) for name, overrides in VARIANTS.items()} == {name: [] for name in VARIANTS}
     assert extract_overrides("pretrained_text") == {"text_encoder": "minilm"} and extract_overrides("sum") == {}
 
 
