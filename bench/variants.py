@@ -27,6 +27,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_text": {"model.disabled_modalities": ["text"]},
     # Without the content augmentation of id-dropped items (text tokens dropped, image noise).
     "no_augment": {"model.text_token_dropout": 0.0, "model.image_noise": 0.0},
+    # Without the content popularity prior of items without a trained id (models/content_prior.py).
+    "no_cold_prior": {"model.cold_prior_weight": 0.0},
     # Attention fusion kept from ignoring a modality (train.fusion_balance_weight; off by default).
     "fusion_balance": {"train.fusion_balance_weight": 0.1},
     # The previous default, and the options measured against it.

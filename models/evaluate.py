@@ -88,15 +88,20 @@ class EvalData:
 
 
 def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024):
-    """(embeddings [items, dim], fusion weights [items, modalities]) for every catalogue row."""
-    embs, weights = [], []
+    """(embeddings [items, dim], fusion weights [items, modalities], score offsets [items]) of every catalogue row.
+
+    A user's score for an item is ``user @ embedding + offset``; the offset is the
+    content prior of items without a trained id (:class:`ContentPrior`), else 0.
+    """
+    embs, weights, offsets = [], [], []
     for start in range(0, len(catalogue), batch_size):
         rows = np.arange(start, min(len(catalogue), start + batch_size))
         feats = {k: tf.constant(v) for k, v in catalogue.take(rows).items()}
-        emb, weight, _ = model.item_tower.encode(feats, training=False)
-        embs.append(emb.numpy())
-        weights.append(weight.numpy())
-    return np.concatenate(embs), np.concatenate(weights)
+        out = model.item_tower.encode_all(feats, training=False)
+        embs.append(out["embedding"].numpy())
+        weights.append(out["weights"].numpy())
+        offsets.append(out["prior"].numpy())
+    return np.concatenate(embs), np.concatenate(weights), np.concatenate(offsets)
 
 
 def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarray, batch_size: int = 1024,
@@ -113,18 +118,20 @@ def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarr
 
 def model_metrics(
     model: BraidModel, data: EvalData, ks: list[int], split: int = contract.SPLIT_TEST, cold: bool = True,
-    batch_size: int = 1024, items: np.ndarray | None = None,
+    batch_size: int = 1024, items: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """braidrec's warm (and cold) metrics on ``split``; ``items`` reuses precomputed item embeddings."""
+    """braidrec's warm (and cold) metrics on ``split``; ``items`` reuses precomputed (embeddings, offsets)."""
     if items is None:
-        items, _ = item_embeddings(model, data.catalogue, batch_size)
+        embeddings, _, offsets = item_embeddings(model, data.catalogue, batch_size)
+    else:
+        embeddings, offsets = items
     ids, hist, relevant, candidates = data.warm_task(split)
     users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
-    out = {"warm": ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)}
+    out = {"warm": ranking.evaluate_ranking(lambda r: users[r] @ embeddings.T + offsets, candidates, relevant, ks, batch_size)}
     if cold:
         ids, hist, relevant, candidates = data.cold_task()
         users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
-        out["cold"] = ranking.evaluate_ranking(lambda r: users[r] @ items.T, candidates, relevant, ks, batch_size)
+        out["cold"] = ranking.evaluate_ranking(lambda r: users[r] @ embeddings.T + offsets, candidates, relevant, ks, batch_size)
     return out
 
 

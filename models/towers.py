@@ -11,6 +11,7 @@ import tf_keras as keras
 from braidrec.config import ExtractConfig, ModelConfig
 from braidrec.features import contract
 from braidrec.models import encoders
+from braidrec.models.content_prior import ContentPrior, PriorFit, fit_content_prior, token_bags
 from braidrec.models.fusion import ModalityFusion
 
 
@@ -29,13 +30,22 @@ class ItemTower(keras.layers.Layer):
     is augmented (``model.text_token_dropout``, ``model.image_noise``), so that
     content placing an item alone cannot do it by memorising the item; items
     that keep their id train on clean content. Modalities named in
-    ``model.disabled_modalities`` are always masked (ablations).
+    ``model.disabled_modalities`` are always masked (ablations). With
+    ``model.cold_prior_weight > 0`` a :class:`ContentPrior` scores how popular an
+    item without a trained id will be (``prior`` in :meth:`encode_all`).
+
+    Args:
+        vocab: the extraction job's vocabularies.
+        config: the ``model`` section.
+        extract: the ``extract`` section.
+        temperature: the retrieval temperature, which puts the prior in the towers' score units.
 
     Raises:
         ValueError: unknown disabled modalities, or augmentation without id dropout.
     """
 
-    def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, extract: ExtractConfig, **kwargs):
+    def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, extract: ExtractConfig,
+                 temperature: float, **kwargs):
         super().__init__(**kwargs)
         dim = config.embedding_dim
         self.id_dropout = config.id_dropout
@@ -69,6 +79,14 @@ class ItemTower(keras.layers.Layer):
         if unknown:
             raise ValueError(f"model.disabled_modalities names {sorted(unknown)}; this model has {self.modalities}")
         self.enabled = tf.constant([m not in config.disabled_modalities for m in self.modalities])
+        self.content_prior = None
+        if config.cold_prior_weight != 0:
+            categories = self.categorical_encoder.lookup.vocabulary_size() if self.categorical_encoder is not None else 0
+            self.content_prior = ContentPrior(
+                self.text_encoder.vectorize.vocabulary_size(), categories, config.cold_prior_weight, temperature, name="prior")
+        # The prior reads the same modalities as the fusion: an ablated one says nothing there either.
+        self.prior_reads_text = "text" not in config.disabled_modalities
+        self.prior_reads_categorical = "categorical" not in config.disabled_modalities
         self.fusion = ModalityFusion(config.fusion, name="fusion")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
@@ -78,7 +96,9 @@ class ItemTower(keras.layers.Layer):
         Returns:
             ``embedding`` [batch, dim] (normalised), ``weights`` [batch, M] (fusion),
             ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
-            ``mask`` [batch, M] (present and enabled; id dropout applied in training).
+            ``mask`` [batch, M] (present and enabled; id dropout applied in training),
+            ``prior`` [batch] (:class:`ContentPrior`'s score offset; 0 for items with a trained id
+            or without the prior).
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
         drop = None
@@ -123,7 +143,43 @@ class ItemTower(keras.layers.Layer):
         stacked = tf.stack(embeddings, axis=1)
         fused, weights = self.fusion(stacked, mask)
         embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
-        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask}
+        prior = self.prior_inputs(features, tokens)
+        prior = tf.zeros(tf.shape(id_present), tf.float32) if prior is None else self.content_prior(*prior, id_present)
+        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior}
+
+    def prior_inputs(self, features: dict, tokens: tf.Tensor | None = None):
+        """(text tokens, valid, categorical index, valid) for :class:`ContentPrior`; None without a prior."""
+        if self.content_prior is None:
+            return None
+        if tokens is None:
+            tokens = features.get(TEXT_TOKENS)
+            if tokens is None:
+                tokens = self.text_encoder.tokenize(features[contract.TEXT])
+        # 0 is padding and 1 the unknown token, as in the encoders.
+        text_valid = (tokens > 1) & (features[contract.HAS_TEXT] > 0)[:, None] & self.prior_reads_text
+        categorical = categorical_valid = None
+        if self.categorical_encoder is not None:
+            categorical = self.categorical_encoder.lookup(features[contract.CATEGORICAL])
+            categorical_valid = (categorical > 1) & self.prior_reads_categorical
+        return tokens, text_valid, categorical, categorical_valid
+
+    def fit_prior(self, features: dict[str, np.ndarray], counts: np.ndarray, seed: int = 0) -> PriorFit | None:
+        """Fits the content prior to the train counts (see :func:`fit_content_prior`).
+
+        Args:
+            features: catalogue features (with ``text_tokens`` from :meth:`pretokenize`, or raw text).
+            counts: train interactions per catalogue row; rows with none are left out of the fit.
+            seed: the cross-fitting folds' seed.
+
+        Returns:
+            What the fit chose, or None when the tower has no prior.
+        """
+        if self.content_prior is None:
+            return None
+        warm = np.flatnonzero(counts > 0)
+        keys = [k for k in (TEXT_TOKENS, contract.TEXT, contract.HAS_TEXT, contract.CATEGORICAL) if k in features]
+        inputs = [None if v is None else v.numpy() for v in self.prior_inputs({k: tf.constant(features[k][warm]) for k in keys})]
+        return fit_content_prior(self.content_prior, token_bags(self.content_prior, *inputs), counts[warm], seed)
 
     def pretokenize(self, features: dict[str, np.ndarray], batch_size: int = 4096) -> dict[str, np.ndarray]:
         """``features`` plus ``text_tokens``: the tower's own tokenisation, done once.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -122,9 +123,10 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         users, histories, targets = datasets.next_item_pairs(data.histories, contract.SPLIT_TRAIN, data.max_history)
     if len(targets) == 0:
         raise ValueError(f"{features_dir}: the train split is empty; the dataset needs interactions of warm items")
+    catalogue_features = model.item_tower.pretokenize(data.catalogue.features)
     train_data = datasets.retrieval_dataset(
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
-        config.train.sampled_negatives, model.item_tower.pretokenize(data.catalogue.features),
+        config.train.sampled_negatives, catalogue_features,
         alignment_items=config.train.alignment_items if model.weighted_pairs else 0,
         # Cold items stay out of sampled negatives and alignment: training must not see them,
         # so cold recall and their cross-modal retrieval measure generalisation, not memory.
@@ -134,6 +136,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     model.compile(optimizer=optimizer(config.train, int(train_data.cardinality())))
     validation = ValidationRecall(data, config.train.patience)
     fit = model.fit(train_data, epochs=config.train.epochs, callbacks=[validation], verbose=config.train.verbose)
+    # After the towers: the prior reads content only and never enters the retrieval loss.
+    prior = model.item_tower.fit_prior(catalogue_features, data.train_counts, config.train.seed)
     history = {
         "loss": [float(v) for v in fit.history.get("loss", [])],
         VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
@@ -144,6 +148,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         "train_examples": int((targets != contract.PAD).sum()),
         "seconds": round(time.time() - started, 1),
     }
+    if prior is not None:
+        history["cold_prior"] = dataclasses.asdict(prior)
     work = temp_dir_beside(Path(out_dir))
     try:
         trained = checkpoint.TrainedModel(model, vocab, features_dir, config.model, extract, config.train)

@@ -51,7 +51,7 @@ class BraidModel(tfrs.Model):
 
     def __init__(self, vocab: contract.Vocabularies, model: ModelConfig, extract: ExtractConfig, train: TrainConfig):
         super().__init__()
-        self.item_tower = ItemTower(vocab, model, extract, name="item_tower")
+        self.item_tower = ItemTower(vocab, model, extract, train.temperature, name="item_tower")
         self.user_tower = UserTower(vocab, model, extract.max_history, self.item_tower.id_encoder, name="user_tower")
         self.logq = train.logq_correction
         self.remove_hits = train.remove_accidental_hits

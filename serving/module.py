@@ -41,6 +41,8 @@ class ServingData:
         known_items: int32 [users, K] catalogue rows each user already has, padded with -1.
         user_profiles: each known user's profile (``models.datasets.user_profiles``), empty
             when the user tower reads none.
+        item_offsets: float32 [items] added to a user's dot product with each item (the content
+            prior of items without a trained id); None: zeros.
     """
 
     item_ids: np.ndarray
@@ -51,6 +53,7 @@ class ServingData:
     user_histories: np.ndarray
     known_items: np.ndarray
     user_profiles: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    item_offsets: np.ndarray | None = None
 
 
 def _strings(values) -> np.ndarray:
@@ -96,7 +99,7 @@ class RetrievalModule(tf.Module):
             ])
         self.modalities = list(data.modalities)
         self.k = min(int(k), len(data.item_ids))
-        self.index = index if index is not None else BruteForceIndex(data.item_embeddings)
+        self.index = index if index is not None else BruteForceIndex(data.item_embeddings, data.item_offsets)
         self.item_ids = tf.Variable(_strings(data.item_ids), trainable=False, name="item_ids")
         self.item_weights = tf.Variable(np.asarray(data.item_weights, np.float32), trainable=False, name="item_weights")
         self.user_ids = tf.Variable(_strings(data.user_ids), trainable=False, name="user_ids")
@@ -171,11 +174,13 @@ class RetrievalModule(tf.Module):
         """Cross-modal search: text queries [B] -> the ``item_ids`` whose fused embeddings best match."""
         queries = self.item_tower.encode_text(query)
         none_known = tf.fill([tf.shape(query)[0], 1], -1)
-        return self._answer(*self.index.top_k(queries, none_known, self.k))
+        # A text query matches content; the popularity prior has no say in it.
+        return self._answer(*self.index.top_k(queries, none_known, self.k, with_offsets=False))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
     def embed_items(self, item_id):
-        """Item ids [B] -> ``embeddings`` [B, dim], ``modality_weights`` [B, M], ``found`` [B] (unknown: zeros)."""
+        """Item ids [B] -> ``embeddings`` [B, dim], ``modality_weights`` [B, M], ``score_offsets`` [B]
+        (a user's score is ``user @ embedding + score_offset``) and ``found`` [B] (unknown: zeros)."""
         rows = self.item_table.lookup(item_id)
         found = rows >= 0
         safe = tf.maximum(rows, 0)
@@ -183,6 +188,7 @@ class RetrievalModule(tf.Module):
         return {
             "embeddings": self.index.embeddings_of(safe) * scale,
             "modality_weights": tf.gather(self.item_weights, safe) * scale,
+            "score_offsets": self.index.offsets_of(safe) * scale[:, 0],
             "found": found,
         }
 
@@ -204,7 +210,7 @@ class RetrievalModule(tf.Module):
         rows = self.item_table.lookup(candidates)
         rows, _ = tf.unique(tf.boolean_mask(rows, rows >= 0))
         users, known = self._users(user_id)
-        scores = tf.matmul(users, self.index.embeddings_of(rows), transpose_b=True)
+        scores = tf.matmul(users, self.index.embeddings_of(rows), transpose_b=True) + self.index.offsets_of(rows)[None]
         scores = mask_known(tf.broadcast_to(rows[None], tf.shape(scores)), scores, known)
         top = tf.math.top_k(scores, k=tf.minimum(tf.maximum(k, 0), tf.shape(rows)[0]))
         return {"item_ids": tf.gather(self.item_ids, tf.gather(rows, top.indices)), "scores": top.values}

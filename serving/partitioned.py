@@ -15,7 +15,7 @@ import numpy as np
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
-from braidrec.serving.index import NEG_INF, mask_known, pad_top_k
+from braidrec.serving.index import NEG_INF, item_offsets, mask_known, pad_top_k
 
 
 def default_cells(items: int) -> int:
@@ -59,9 +59,12 @@ class PartitionedIndex(tf.Module):
         cells: number of k-means cells (0: :func:`default_cells`).
         nprobe: cells searched per query (capped at ``cells``).
         seed: k-means seed (the export is reproducible).
+        offsets: float32 [items] added to the exact scores of probed items (default: none);
+            cells are chosen by the dot product alone.
     """
 
-    def __init__(self, embeddings: np.ndarray, cells: int = 0, nprobe: int = 16, seed: int = 0):
+    def __init__(self, embeddings: np.ndarray, cells: int = 0, nprobe: int = 16, seed: int = 0,
+                 offsets: np.ndarray | None = None):
         super().__init__(name="partitioned")
         embeddings = np.asarray(embeddings, np.float32)
         self.size = int(len(embeddings))
@@ -74,6 +77,7 @@ class PartitionedIndex(tf.Module):
         self.cell_sizes = np.diff(splits)
         self.centroids = tf.Variable(centroids, trainable=False, name="centroids")
         self.sorted_embeddings = tf.Variable(embeddings[order], trainable=False, name="sorted_embeddings")
+        self.sorted_offsets = tf.Variable(item_offsets(offsets, self.size)[order], trainable=False, name="sorted_offsets")
         self.sorted_rows = tf.Variable(order.astype(np.int32), trainable=False, name="sorted_rows")
         self.positions = tf.Variable(np.argsort(order).astype(np.int32), trainable=False, name="positions")
         self.splits = tf.Variable(splits.astype(np.int64), trainable=False, name="splits")
@@ -82,7 +86,11 @@ class PartitionedIndex(tf.Module):
         """Embeddings [n, dim] of catalogue ``rows`` (all valid)."""
         return tf.gather(self.sorted_embeddings, tf.gather(self.positions, rows))
 
-    def candidates(self, queries: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def offsets_of(self, rows: tf.Tensor) -> tf.Tensor:
+        """Score offsets [n] of catalogue ``rows`` (all valid)."""
+        return tf.gather(self.sorted_offsets, tf.gather(self.positions, rows))
+
+    def candidates(self, queries: tf.Tensor, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
         """(rows [batch, C], exact scores [batch, C]) of the items in each query's probed cells.
 
         C is the largest candidate count in the batch; shorter rows are padded
@@ -95,13 +103,16 @@ class PartitionedIndex(tf.Module):
         counts = tf.reduce_sum(limits - starts, axis=1)
         query_of = tf.repeat(tf.range(tf.shape(queries)[0], dtype=tf.int64), counts)
         flat_scores = tf.reduce_sum(tf.gather(self.sorted_embeddings, positions) * tf.gather(queries, query_of), axis=1)
+        if with_offsets:
+            flat_scores += tf.gather(self.sorted_offsets, positions)
         scores = tf.RaggedTensor.from_row_lengths(flat_scores, counts).to_tensor(default_value=NEG_INF)
         rows = tf.RaggedTensor.from_row_lengths(tf.gather(self.sorted_rows, positions), counts).to_tensor(default_value=-1)
         return rows, scores
 
-    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
-        """(rows [batch, k], scores [batch, k]) best first, ``known`` rows (padded -1) excluded."""
-        rows, scores = self.candidates(queries)
+    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+        """(rows [batch, k], scores [batch, k]) best first, ``known`` rows (padded -1) excluded;
+        ``with_offsets`` as :meth:`BruteForceIndex.top_k`."""
+        rows, scores = self.candidates(queries, with_offsets)
         scores = mask_known(rows, scores, known)
         top = tf.math.top_k(scores, k=tf.minimum(k, tf.shape(scores)[1]))
         return pad_top_k(tf.gather(rows, top.indices, batch_dims=1), top.values, k)

@@ -97,8 +97,10 @@ def test_profiles_save_load_compare_with_the_keras_user_tower(tiny_run, servable
 
     new_user = tower({contract.USER_ID: tf.constant([""] * 3), "history": tf.constant(history), **inputs}).numpy()
     out = servable.signatures["recommend_profile"](history=tf.constant(history), **inputs)
-    items = servable.signatures["embed_items"](item_id=tf.reshape(out["item_ids"], [-1]))["embeddings"].numpy().reshape(3, 10, -1)
-    np.testing.assert_allclose(np.einsum("bkd,bd->bk", items, new_user), out["scores"].numpy(), atol=1e-5)
+    items = servable.signatures["embed_items"](item_id=tf.reshape(out["item_ids"], [-1]))
+    embeddings = items["embeddings"].numpy().reshape(3, 10, -1)
+    offsets = items["score_offsets"].numpy().reshape(3, 10)
+    np.testing.assert_allclose(np.einsum("bkd,bd->bk", embeddings, new_user) + offsets, out["scores"].numpy(), atol=1e-5)
     empty = {k: tf.zeros_like(v) for k, v in inputs.items()}
     without = servable.signatures["recommend_profile"](history=tf.constant(history), **empty)["scores"].numpy()
     assert not np.allclose(without, out["scores"].numpy(), atol=1e-4), "the profile must change the answer"

@@ -66,8 +66,9 @@ def test_embed_users_score_equals_serving_default(servable):
     user = servable.all_user_ids().numpy()[:1]
     emb = servable.signatures["embed_users"](user_id=tf.constant(user))["embeddings"].numpy()
     rec = servable.signatures["serving_default"](user_id=tf.constant(user))
-    items = servable.signatures["embed_items"](item_id=rec["item_ids"][0])["embeddings"].numpy()
-    np.testing.assert_allclose(items @ emb[0], rec["scores"].numpy()[0], rtol=1e-4, atol=1e-5)
+    items = servable.signatures["embed_items"](item_id=rec["item_ids"][0])
+    expected = items["embeddings"].numpy() @ emb[0] + items["score_offsets"].numpy()
+    np.testing.assert_allclose(expected, rec["scores"].numpy()[0], rtol=1e-4, atol=1e-5)
 
 
 def _ops(export_dir):
