@@ -4,7 +4,8 @@ A two-tower model places a cold item by its content, but a unit-norm embedding
 carries popularity only as a direction, and on MovieLens most of cold Recall@10
 is knowing which new films many people will watch. LightFM gets that from
 per-feature biases. :class:`ContentPrior` is the same idea made explicit: a
-linear model over an item's bag of text and categorical tokens, fitted after
+linear model over an item's bag of text and categorical tokens and numeric
+buckets, fitted after
 training to the train split's item counts (a multinomial likelihood over the
 warm items), whose score is added to the retrieval logit of items the id
 embedding does not know. Items with a trained id keep their learned score.
@@ -35,6 +36,9 @@ MAX_ITERATIONS = 500
 # ml-100k's gains 0.064-0.071; the synthetic catalogue, whose popularity ignores content, 0.0006,
 # where the tiny fitted scale still cost cold Recall@10 about 0.005.
 MIN_HELDOUT_GAIN = 0.01
+# Bucket edges, in standard deviations, of each numeric column's value.
+NUMERIC_EDGES = tf.constant([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
+NUMERIC_BUCKETS = 10
 
 
 def unique_token_mask(tokens: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:
@@ -55,59 +59,64 @@ def unique_token_mask(tokens: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:
 class ContentPrior(keras.layers.Layer):
     """Content -> a logit offset for items without a trained id.
 
-    ``prior = mean of the weights of the item's distinct text tokens and categorical
-    tokens``; the layer returns ``weight * temperature * scale * (prior - offset)``
-    for rows whose id is absent and 0 for the others, in the units of the
-    towers' dot product (the retrieval logit divided by the temperature).
-    ``scale`` and ``offset`` are set by :func:`fit_content_prior`; until then
-    (all weights zero) the layer adds nothing.
+    The item's tokens come in groups (text tokens, categorical tokens, numeric
+    buckets from :func:`numeric_buckets`), each group indexing its own block of
+    weights. ``prior = mean weight over the item's distinct valid tokens``; the
+    layer returns ``weight * temperature * scale * (prior - offset)`` for rows
+    whose id is absent and 0 for the others, in the units of the towers' dot
+    product (the retrieval logit divided by the temperature). ``scale`` and
+    ``offset`` are set by :func:`fit_content_prior`; until then (all zero) the
+    layer adds nothing.
 
     Args:
-        text_vocabulary_size: the text encoder's token count (0 padding, 1 unknown).
-        categorical_vocabulary_size: the categorical lookup's size (0 padding, 1 unknown); 0: none.
+        group_sizes: the number of token ids of each group (ids 0 and 1 are padding and unknown
+            in text and categorical groups; masks say which positions count).
         weight: ``model.cold_prior_weight``, a multiplier on the fitted scale.
         temperature: the retrieval softmax temperature (``train.temperature``).
+
+    Raises:
+        ValueError: a negative weight.
     """
 
-    def __init__(self, text_vocabulary_size: int, categorical_vocabulary_size: int, weight: float = 1.0,
-                 temperature: float = 0.05, **kwargs):
+    def __init__(self, group_sizes: list[int], weight: float = 1.0, temperature: float = 0.05, **kwargs):
         super().__init__(**kwargs)
         if weight < 0:
             raise ValueError(f"model.cold_prior_weight {weight} must be >= 0 (0 turns the prior off)")
-        self.text_vocabulary_size = text_vocabulary_size
-        self.categorical_vocabulary_size = categorical_vocabulary_size
+        self.group_sizes = [int(size) for size in group_sizes]
         self.weight = weight
         self.temperature = temperature
-        self.text_weights = self.add_weight("text_weights", [text_vocabulary_size], initializer="zeros", trainable=False)
-        self.categorical_weights = self.add_weight(
-            "categorical_weights", [max(categorical_vocabulary_size, 1)], initializer="zeros", trainable=False)
+        self.token_weights = self.add_weight("token_weights", [sum(self.group_sizes)], initializer="zeros", trainable=False)
         self.scale = self.add_weight("scale", [], initializer="zeros", trainable=False)
         self.offset = self.add_weight("offset", [], initializer="zeros", trainable=False)
 
-    def prior(self, text_tokens, text_valid, categorical_index=None, categorical_valid=None) -> tf.Tensor:
-        """The unscaled prior [batch]: mean token weight over the distinct valid tokens (0 with none)."""
-        text_mask = tf.cast(unique_token_mask(text_tokens, text_valid), tf.float32)
-        total = tf.reduce_sum(tf.gather(self.text_weights, text_tokens) * text_mask, axis=1)
-        count = tf.reduce_sum(text_mask, axis=1)
-        if categorical_index is not None:
-            cat_mask = tf.cast(unique_token_mask(categorical_index, categorical_valid), tf.float32)
-            total += tf.reduce_sum(tf.gather(self.categorical_weights, categorical_index) * cat_mask, axis=1)
-            count += tf.reduce_sum(cat_mask, axis=1)
+    def prior(self, groups) -> tf.Tensor:
+        """The unscaled prior [batch] of ``groups``, a list of (ids [batch, T], valid [batch, T]) in
+        ``group_sizes`` order: the mean weight over the distinct valid ids (0 with none)."""
+        total = count = 0.0
+        start = 0
+        for (ids, valid), size in zip(groups, self.group_sizes):
+            mask = tf.cast(unique_token_mask(ids, valid), tf.float32)
+            total += tf.reduce_sum(tf.gather(self.token_weights, start + tf.cast(ids, tf.int32)) * mask, axis=1)
+            count += tf.reduce_sum(mask, axis=1)
+            start += size
         return total / tf.maximum(count, 1.0)
 
-    def call(self, text_tokens, text_valid, categorical_index, categorical_valid, id_present):
-        prior = self.prior(text_tokens, text_valid, categorical_index, categorical_valid)
-        offset = self.weight * self.temperature * self.scale * (prior - self.offset)
+    def call(self, groups, id_present):
+        offset = self.weight * self.temperature * self.scale * (self.prior(groups) - self.offset)
         return tf.where(id_present, tf.zeros_like(offset), offset)
 
     def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "text_vocabulary_size": self.text_vocabulary_size,
-            "categorical_vocabulary_size": self.categorical_vocabulary_size,
-            "weight": self.weight,
-            "temperature": self.temperature,
-        }
+        return {**super().get_config(), "group_sizes": self.group_sizes, "weight": self.weight, "temperature": self.temperature}
+
+
+def numeric_buckets(values: tf.Tensor, mask: tf.Tensor, mean, std) -> tuple[tf.Tensor, tf.Tensor]:
+    """(bucket ids [batch, K], valid [batch, K]) of numeric columns: column ``j``'s standardised
+    value falls in bucket ``j * NUMERIC_BUCKETS + b`` (edges ``NUMERIC_EDGES``), so a linear prior
+    can follow a non-linear trend (films of some decades are watched more)."""
+    scaled = (values - mean) / std
+    bucket = tf.reduce_sum(tf.cast(scaled[..., None] >= NUMERIC_EDGES, tf.int32), axis=-1)
+    column = tf.range(tf.shape(values)[1], dtype=tf.int32)[None] * NUMERIC_BUCKETS
+    return column + bucket, mask > 0
 
 
 @dataclasses.dataclass
@@ -157,7 +166,7 @@ def fit_content_prior(layer: ContentPrior, bags: sparse.csr_matrix, counts: np.n
 
     Args:
         layer: the item tower's prior.
-        bags: [warm items, text vocabulary + categorical vocabulary], each row the
+        bags: [warm items, sum(group_sizes)], each row the
             item's distinct tokens with weight 1/count (see :func:`token_bags`).
         counts: train interactions per row of ``bags`` (all > 0).
         seed: the fold assignment's seed.
@@ -187,30 +196,24 @@ def fit_content_prior(layer: ContentPrior, bags: sparse.csr_matrix, counts: np.n
     if best.heldout_gain < MIN_HELDOUT_GAIN:
         best = dataclasses.replace(best, scale=0.0)
     weights = _softmax_fit(bags, counts, best.l2).astype(np.float32)
-    text_size = layer.text_vocabulary_size
-    layer.text_weights.assign(weights[:text_size])
-    if layer.categorical_vocabulary_size:
-        layer.categorical_weights.assign(weights[text_size:])
+    layer.token_weights.assign(weights)
     layer.scale.assign(best.scale)
     layer.offset.assign(float(np.mean(bags @ weights)))
     return best
 
 
-def token_bags(layer: ContentPrior, text_tokens: np.ndarray, text_valid: np.ndarray,
-               categorical_index: np.ndarray | None = None, categorical_valid: np.ndarray | None = None) -> sparse.csr_matrix:
-    """[items, text vocabulary + categorical vocabulary] bags: each row the item's distinct valid
-    tokens weighted 1/count, so that ``bags @ weights`` equals :meth:`ContentPrior.prior`."""
+def token_bags(layer: ContentPrior, groups: list[tuple[np.ndarray, np.ndarray]]) -> sparse.csr_matrix:
+    """[items, sum(group_sizes)] bags of ``groups`` (as :meth:`ContentPrior.prior` takes them): each
+    row the item's distinct valid ids weighted 1/count, so that ``bags @ weights`` equals the prior."""
     rows, cols = [], []
-    text_first = unique_token_mask(tf.constant(text_tokens), tf.constant(text_valid)).numpy()
-    r, c = np.nonzero(text_first)
-    rows.append(r)
-    cols.append(text_tokens[r, c])
-    if categorical_index is not None and layer.categorical_vocabulary_size:
-        cat_first = unique_token_mask(tf.constant(categorical_index), tf.constant(categorical_valid)).numpy()
-        r, c = np.nonzero(cat_first)
+    start = 0
+    for (ids, valid), size in zip(groups, layer.group_sizes):
+        first = unique_token_mask(tf.constant(ids), tf.constant(valid)).numpy()
+        r, c = np.nonzero(first)
         rows.append(r)
-        cols.append(layer.text_vocabulary_size + categorical_index[r, c])
-    rows, cols = np.concatenate(rows), np.concatenate(cols).astype(np.int64)
-    width = layer.text_vocabulary_size + layer.categorical_vocabulary_size
-    bags = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(text_tokens), width))
+        cols.append(start + np.asarray(ids)[r, c].astype(np.int64))
+        start += size
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    items = len(groups[0][0])
+    bags = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(items, start))
     return sparse.diags(1.0 / np.maximum(np.asarray(bags.sum(axis=1)).ravel(), 1.0)) @ bags

@@ -11,7 +11,7 @@ import tf_keras as keras
 from braidrec.config import ExtractConfig, ModelConfig
 from braidrec.features import contract
 from braidrec.models import encoders
-from braidrec.models.content_prior import ContentPrior, PriorFit, fit_content_prior, token_bags
+from braidrec.models.content_prior import NUMERIC_BUCKETS, ContentPrior, PriorFit, fit_content_prior, numeric_buckets, token_bags
 from braidrec.models.fusion import ModalityFusion
 
 
@@ -81,12 +81,14 @@ class ItemTower(keras.layers.Layer):
         self.enabled = tf.constant([m not in config.disabled_modalities for m in self.modalities])
         self.content_prior = None
         if config.cold_prior_weight != 0:
-            categories = self.categorical_encoder.lookup.vocabulary_size() if self.categorical_encoder is not None else 0
-            self.content_prior = ContentPrior(
-                self.text_encoder.vectorize.vocabulary_size(), categories, config.cold_prior_weight, temperature, name="prior")
+            sizes = [self.text_encoder.vectorize.vocabulary_size()]
+            if self.categorical_encoder is not None:
+                sizes.append(self.categorical_encoder.lookup.vocabulary_size())
+            if self.numeric_encoder is not None:
+                sizes.append(self.num_numeric * NUMERIC_BUCKETS)
+            self.content_prior = ContentPrior(sizes, config.cold_prior_weight, temperature, name="prior")
         # The prior reads the same modalities as the fusion: an ablated one says nothing there either.
-        self.prior_reads_text = "text" not in config.disabled_modalities
-        self.prior_reads_categorical = "categorical" not in config.disabled_modalities
+        self.prior_reads = {m: m not in config.disabled_modalities for m in ("text", "categorical", "numeric")}
         self.fusion = ModalityFusion(config.fusion, name="fusion")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
@@ -143,12 +145,13 @@ class ItemTower(keras.layers.Layer):
         stacked = tf.stack(embeddings, axis=1)
         fused, weights = self.fusion(stacked, mask)
         embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
-        prior = self.prior_inputs(features, tokens)
-        prior = tf.zeros(tf.shape(id_present), tf.float32) if prior is None else self.content_prior(*prior, id_present)
+        groups = self.prior_inputs(features, tokens)
+        prior = tf.zeros(tf.shape(id_present), tf.float32) if groups is None else self.content_prior(groups, id_present)
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior}
 
-    def prior_inputs(self, features: dict, tokens: tf.Tensor | None = None):
-        """(text tokens, valid, categorical index, valid) for :class:`ContentPrior`; None without a prior."""
+    def prior_inputs(self, features: dict, tokens: tf.Tensor | None = None) -> list | None:
+        """(ids, valid) groups for :class:`ContentPrior`: text tokens, then categorical tokens and
+        numeric buckets when the features have them; None without a prior."""
         if self.content_prior is None:
             return None
         if tokens is None:
@@ -156,12 +159,15 @@ class ItemTower(keras.layers.Layer):
             if tokens is None:
                 tokens = self.text_encoder.tokenize(features[contract.TEXT])
         # 0 is padding and 1 the unknown token, as in the encoders.
-        text_valid = (tokens > 1) & (features[contract.HAS_TEXT] > 0)[:, None] & self.prior_reads_text
-        categorical = categorical_valid = None
+        groups = [(tokens, (tokens > 1) & (features[contract.HAS_TEXT] > 0)[:, None] & self.prior_reads["text"])]
         if self.categorical_encoder is not None:
             categorical = self.categorical_encoder.lookup(features[contract.CATEGORICAL])
-            categorical_valid = (categorical > 1) & self.prior_reads_categorical
-        return tokens, text_valid, categorical, categorical_valid
+            groups.append((categorical, (categorical > 1) & self.prior_reads["categorical"]))
+        if self.numeric_encoder is not None:
+            ids, valid = numeric_buckets(features[contract.NUMERIC], features[contract.NUMERIC_MASK],
+                                         self.numeric_encoder.mean, self.numeric_encoder.std)
+            groups.append((ids, valid & self.prior_reads["numeric"]))
+        return groups
 
     def fit_prior(self, features: dict[str, np.ndarray], counts: np.ndarray, seed: int = 0) -> PriorFit | None:
         """Fits the content prior to the train counts (see :func:`fit_content_prior`).
@@ -177,9 +183,11 @@ class ItemTower(keras.layers.Layer):
         if self.content_prior is None:
             return None
         warm = np.flatnonzero(counts > 0)
-        keys = [k for k in (TEXT_TOKENS, contract.TEXT, contract.HAS_TEXT, contract.CATEGORICAL) if k in features]
-        inputs = [None if v is None else v.numpy() for v in self.prior_inputs({k: tf.constant(features[k][warm]) for k in keys})]
-        return fit_content_prior(self.content_prior, token_bags(self.content_prior, *inputs), counts[warm], seed)
+        keys = [k for k in (TEXT_TOKENS, contract.TEXT, contract.HAS_TEXT, contract.CATEGORICAL, contract.NUMERIC,
+                            contract.NUMERIC_MASK) if k in features]
+        groups = self.prior_inputs({k: tf.constant(features[k][warm]) for k in keys})
+        bags = token_bags(self.content_prior, [(ids.numpy(), valid.numpy()) for ids, valid in groups])
+        return fit_content_prior(self.content_prior, bags, counts[warm], seed)
 
     def pretokenize(self, features: dict[str, np.ndarray], batch_size: int = 4096) -> dict[str, np.ndarray]:
         """``features`` plus ``text_tokens``: the tower's own tokenisation, done once.

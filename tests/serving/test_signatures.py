@@ -130,3 +130,26 @@ def test_partitioned_index_matches_brute_force(nprobe, min_recall):
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx.numpy(), exact.numpy())])
     assert recall >= min_recall
     assert not (approx.numpy() == 3).any()
+
+
+@pytest.mark.parametrize("make_index", [BruteForceIndex, lambda e, o: PartitionedIndex(e, cells=4, nprobe=4, offsets=o)])
+def test_indexes_add_item_score_offsets_unless_asked_not_to(make_index):
+    """Exact top-k of ``queries @ items.T + offsets``; ``with_offsets=False`` is the dot product alone."""
+    rng = np.random.default_rng(1)
+    items = rng.normal(size=(40, 8)).astype(np.float32)
+    offsets = np.where(np.arange(40) % 5 == 0, 3.0, 0.0).astype(np.float32)
+    queries = rng.normal(size=(6, 8)).astype(np.float32)
+    none_known = tf.fill([6, 1], -1)
+    index = make_index(items, offsets)
+    rows, scores = index.top_k(tf.constant(queries), none_known, 5)
+    expected = queries @ items.T + offsets
+    np.testing.assert_array_equal(rows.numpy(), np.argsort(-expected, axis=1)[:, :5])
+    np.testing.assert_allclose(scores.numpy(), np.sort(expected, axis=1)[:, ::-1][:, :5], rtol=1e-5)
+    plain, _ = index.top_k(tf.constant(queries), none_known, 5, with_offsets=False)
+    np.testing.assert_array_equal(plain.numpy(), np.argsort(-(queries @ items.T), axis=1)[:, :5])
+    np.testing.assert_allclose(index.offsets_of(tf.constant([0, 1])).numpy(), [3.0, 0.0])
+
+
+def test_index_refuses_offsets_of_the_wrong_length():
+    with pytest.raises(ValueError, match="one offset each"):
+        BruteForceIndex(np.zeros((4, 2), np.float32), np.zeros(3, np.float32))
