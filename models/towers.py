@@ -99,8 +99,8 @@ class ItemTower(keras.layers.Layer):
             ``embedding`` [batch, dim] (normalised), ``weights`` [batch, M] (fusion),
             ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
             ``mask`` [batch, M] (present and enabled; id dropout applied in training),
-            ``prior`` [batch] (:class:`ContentPrior`'s score offset; 0 for items with a trained id
-            or without the prior).
+            ``prior`` [batch] (:class:`ContentPrior`'s score offset; 0 for items with a trained id,
+            without the prior, or in training).
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
         drop = None
@@ -145,7 +145,8 @@ class ItemTower(keras.layers.Layer):
         stacked = tf.stack(embeddings, axis=1)
         fused, weights = self.fusion(stacked, mask)
         embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
-        groups = self.prior_inputs(features, tokens)
+        # The prior is fitted after training and is no part of the loss: training skips it.
+        groups = None if training else self.prior_inputs(features, tokens)
         prior = tf.zeros(tf.shape(id_present), tf.float32) if groups is None else self.content_prior(groups, id_present)
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior}
 
