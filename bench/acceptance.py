@@ -5,6 +5,11 @@ from __future__ import annotations
 PRODUCT = "braidrec attention"
 SEQUENTIAL = {"SASRec"}
 CONTENT_PEER = "LightFM WARP + features"
+# The floors as the issue states them, from its reference peers (SASRec 0.199 / 0.106; LightFM
+# with features 0.157 cold, x1.5). Our own SASRec and LightFM score higher on this split, so the
+# relative floors above are checked against them as well.
+STATED_FLOORS = (("warm recall@10", "warm R@10", 0.199), ("warm ndcg@10", "warm N@10", 0.106),
+                 ("cold recall@10", "cold R@10", 0.235))
 
 
 def _mean(rows: list[dict], dataset: str, method: str, key: str) -> float | None:
@@ -18,7 +23,8 @@ def check(rows: list[dict]) -> list[str]:
     """One line per floor that can be checked with the rows present: value, floor, PASS/FAIL.
 
     ml100k: warm R@10 and N@10 >= 1.25x the best non-sequential peer's and >= SASRec's;
-    cold R@10 >= 1.5x LightFM-with-features'. synthetic: warm R@10 >= 0.8x the oracle's,
+    cold R@10 >= 1.5x LightFM-with-features'; and the issue's stated numbers (``STATED_FLOORS``).
+    synthetic: warm R@10 >= 0.8x the oracle's,
     text-to-image R@10 >= 0.8 over every item with both (and, reported beside it, over cold
     items the alignment loss never saw).
     """
@@ -38,6 +44,8 @@ def check(rows: list[dict]) -> list[str]:
     content = _mean(rows, "ml100k", CONTENT_PEER, "cold recall@10")
     floor("ml100k cold R@10 >= 1.5x LightFM + features", _mean(rows, "ml100k", PRODUCT, "cold recall@10"),
           1.5 * content if content is not None else None)
+    for key, short, needed in STATED_FLOORS:
+        floor(f"ml100k {short} >= the issue's stated floor", _mean(rows, "ml100k", PRODUCT, key), needed)
     oracle = _mean(rows, "synthetic", "oracle", "warm recall@10")
     floor("synthetic warm R@10 >= 0.8x oracle", _mean(rows, "synthetic", PRODUCT, "warm recall@10"),
           0.8 * oracle if oracle is not None else None)

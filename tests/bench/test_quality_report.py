@@ -93,6 +93,9 @@ def test_acceptance_floors():
     assert "ml100k warm R@10 >= SASRec: 0.200 vs floor 0.210: FAIL" in lines
     assert "ml100k cold R@10 >= 1.5x LightFM + features: 0.300 vs floor 0.240: PASS" in lines
     assert "synthetic warm R@10 >= 0.8x oracle: 0.400 vs floor 0.360: PASS" in lines
+    assert "ml100k warm R@10 >= the issue's stated floor: 0.200 vs floor 0.199: PASS" in lines
+    assert "ml100k warm N@10 >= the issue's stated floor: 0.100 vs floor 0.106: FAIL" in lines
+    assert "ml100k cold R@10 >= the issue's stated floor: 0.300 vs floor 0.235: PASS" in lines
 
 
 def test_registry_knows_every_peer_and_refuses_unknown():
