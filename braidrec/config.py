@@ -89,8 +89,8 @@ class ModelConfig:
     # Items without a trained id (cold items) get a content-based popularity prior added to their
     # score (models/content_prior.py), scaled by how well it predicts held-out warm items' popularity
     # and then by this weight; 0: off. Chosen on ml-100k with split seed 1 (other cold items than the
-    # bench's), text and categorical tokens only: weights 0 / 1 / 2 / 3 / 4 gave cold Recall@10
-    # 0.205 / 0.228 / 0.245 / 0.255 / 0.254; with numeric buckets added, 0.205 / 0.239 / 0.253 / 0.258 / 0.261.
+    # bench's), mean cold Recall@10 over seeds 0-2 at weights 0 / 1 / 2 / 3 / 4 / 5: 0.200 / 0.232 /
+    # 0.246 / 0.252 / 0.256 / 0.257, a plateau from 3 (on the bench's split: 2 / 3 / 4 give 0.242 / 0.242 / 0.237).
     cold_prior_weight: float = 3.0
 
 
