@@ -22,6 +22,8 @@ import yaml
 
 from braidrec.config import RunConfig
 from braidrec.features import readers
+from braidrec.models.checkpoint import HISTORY_JSON
+from braidrec.models.content_prior import MIN_HELDOUT_GAIN
 
 
 @dataclasses.dataclass
@@ -97,6 +99,20 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def prior_line(model_dir: Path) -> str | None:
+    """What the cold-item content prior (models/content_prior.py) chose, from the model's history."""
+    path = model_dir / HISTORY_JSON
+    if not path.is_file():
+        return None
+    prior = json.loads(path.read_text()).get("cold_prior")
+    if prior is None:
+        return "cold-item content prior: off (model.cold_prior_weight 0)"
+    gain = f"content predicts held-out items' popularity by {prior['heldout_gain']:.3f} nats per interaction"
+    if prior["scale"] == 0:
+        return f"cold-item content prior: off, {gain} (under {MIN_HELDOUT_GAIN})"
+    return f"cold-item content prior: on, scale {prior['scale']:.2f}; {gain}"
+
+
 def summary(result: dict, users: int = 3, top: int = 5) -> str:
     """A human summary: artefacts, metrics against baselines, and a few users' recommendations."""
     paths = RunPaths(Path(result["run"]))
@@ -116,6 +132,9 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         if unseen:
             lines.append(f"  of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
+    prior = prior_line(paths.model)
+    if prior:
+        lines.append(prior)
     catalogue = readers.load_catalogue(paths.features)
     titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))
     histories = {u.user_id: u for u in readers.load_histories(paths.features)}

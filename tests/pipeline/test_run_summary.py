@@ -13,3 +13,5 @@ def test_summary_reports_metrics_alignment_and_recommendations(tiny_run):
     unseen = metrics["alignment"]["unseen_text_to_image"]
     assert f"of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)" in text
     assert "top-3 recommendations" in text
+    prior = json.loads((tiny_run["model"] / "history.json").read_text())["cold_prior"]
+    assert f"by {prior['heldout_gain']:.3f} nats per interaction" in text
