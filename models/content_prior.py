@@ -4,11 +4,11 @@ A two-tower model places a cold item by its content, but a unit-norm embedding
 carries popularity only as a direction, and on MovieLens most of cold Recall@10
 is knowing which new films many people will watch. LightFM gets that from
 per-feature biases. :class:`ContentPrior` is the same idea made explicit: a
-linear model over an item's bag of text and categorical tokens and numeric
-buckets, fitted after
-training to the train split's item counts (a multinomial likelihood over the
-warm items), whose score is added to the retrieval logit of items the id
-embedding does not know. Items with a trained id keep their learned score.
+linear model over an item's bag of text tokens, categorical tokens and numeric
+buckets, fitted after training to the train split's item counts (a multinomial
+likelihood over the warm items), whose score is added to the retrieval logit of
+items the id embedding does not know. Items with a trained id keep their learned
+score.
 
 The prior earns its weight: :func:`fit_content_prior` cross-fits it over folds
 of warm items and scales it by how well it predicts the popularity of items it
@@ -35,8 +35,8 @@ FOLDS = 5
 FOLD_REPEATS = 3
 MAX_ITERATIONS = 500
 # Held-out nats per interaction the prior must gain over uniform popularity to be used at all.
-# ml-100k's gains 0.064-0.071; the synthetic catalogue, whose popularity ignores content, 0.0006,
-# where the tiny fitted scale still cost cold Recall@10 about 0.005.
+# ml-100k gains 0.10-0.11; the synthetic catalogue, whose popularity ignores content, 0.008, where
+# a prior of text and categorical tokens alone, used at weight 3, cost cold Recall@10 0.004-0.009.
 MIN_HELDOUT_GAIN = 0.01
 # Bucket edges, in standard deviations, of each numeric column's value.
 NUMERIC_EDGES = tf.constant([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
