@@ -7,8 +7,12 @@ import pytest
 import braidrec  # noqa: F401
 import tensorflow as tf
 
-from braidrec.models.checkpoint import load_model_dir
-from braidrec.models.content_prior import ContentPrior, fit_content_prior, numeric_buckets, token_bags, unique_token_mask
+from braidrec.config import RunConfig
+from braidrec.features import readers
+from braidrec.models.checkpoint import build_model, load_model_dir
+from braidrec.models.content_prior import (
+    NUMERIC_BUCKETS, ContentPrior, fit_content_prior, numeric_buckets, token_bags, unique_token_mask,
+)
 from braidrec.models.evaluate import EvalData, item_embeddings
 
 TOKENS = np.array([[5, 3, 5, 0], [2, 2, 1, 0], [4, 0, 0, 0]], np.int64)
@@ -114,3 +118,16 @@ def test_trained_model_offsets_only_items_without_an_id(tiny_run):
     assert np.ptp(offsets[~warm]) > 0
     same_first = first[~warm] == first[0]
     assert offsets[~warm][same_first].mean() > offsets[~warm][~same_first].mean()
+
+
+@pytest.mark.parametrize("disabled", [[], ["text"], ["categorical"], ["numeric"]])
+def test_prior_reads_only_enabled_modalities(tiny_run, disabled):
+    """An ablated modality says nothing to the prior either; every other group has valid tokens."""
+    config = RunConfig()
+    config.model.disabled_modalities = disabled
+    model, _ = build_model(tiny_run["features"], config.model, config.extract, config.train)
+    features = readers.load_catalogue(tiny_run["features"]).take(np.arange(20))
+    groups = model.item_tower.prior_inputs({k: tf.constant(v) for k, v in features.items()})
+    assert model.item_tower.content_prior.group_sizes[2] == model.item_tower.num_numeric * NUMERIC_BUCKETS
+    for name, (_, valid) in zip(["text", "categorical", "numeric"], groups):
+        assert valid.numpy().any() == (name not in disabled), name
