@@ -110,9 +110,7 @@ class ItemTower(keras.layers.Layer):
             # random stream they had before augmentation existed, and their deterministic bench rows
             # (no_augment_patience4, lr0.002, user_features...) still reproduce.
             drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
-        tokens = features.get(TEXT_TOKENS)
-        if tokens is None:
-            tokens = self.text_encoder.tokenize(features[contract.TEXT])
+        tokens = self.text_tokens(features)
         text_emb, text_present = self.text_encoder(tokens, training=training, rows=drop)
         has_text = features[contract.HAS_TEXT] > 0
         image_emb, image_present = self.image_encoder(features, training=training, rows=drop)
@@ -150,15 +148,18 @@ class ItemTower(keras.layers.Layer):
         prior = tf.zeros(tf.shape(id_present), tf.float32) if groups is None else self.content_prior(groups, id_present)
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior}
 
+    def text_tokens(self, features: dict) -> tf.Tensor:
+        """The text's token ids: ``text_tokens`` from :meth:`pretokenize` when given, else tokenised here."""
+        tokens = features.get(TEXT_TOKENS)
+        return self.text_encoder.tokenize(features[contract.TEXT]) if tokens is None else tokens
+
     def prior_inputs(self, features: dict, tokens: tf.Tensor | None = None) -> list | None:
         """(ids, valid) groups for :class:`ContentPrior`: text tokens, then categorical tokens and
         numeric buckets when the features have them; None without a prior."""
         if self.content_prior is None:
             return None
         if tokens is None:
-            tokens = features.get(TEXT_TOKENS)
-            if tokens is None:
-                tokens = self.text_encoder.tokenize(features[contract.TEXT])
+            tokens = self.text_tokens(features)
         # 0 is padding and 1 the unknown token, as in the encoders.
         groups = [(tokens, (tokens > 1) & (features[contract.HAS_TEXT] > 0)[:, None] & self.prior_reads["text"])]
         if self.categorical_encoder is not None:
