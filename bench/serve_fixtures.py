@@ -78,9 +78,13 @@ def synthetic_module(data: ServingData, user_vectors: np.ndarray, k: int, index=
     return RetrievalModule(tower, data, k, index=index)
 
 
-def numpy_top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, known: np.ndarray, k: int) -> np.ndarray:
-    """The NumPy baseline: matmul, known items to -inf, argpartition, sort the k; returns rows [B, k]."""
+def numpy_top_k(user_vectors: np.ndarray, item_vectors: np.ndarray, known: np.ndarray, k: int,
+                offsets: np.ndarray | None = None) -> np.ndarray:
+    """The NumPy baseline: matmul (plus item score ``offsets``), known items to -inf, argpartition,
+    sort the k; returns rows [B, k]."""
     scores = user_vectors @ item_vectors.T
+    if offsets is not None:
+        scores += offsets[None]
     np.put_along_axis(scores, known, -np.inf, axis=1)
     top = np.argpartition(-scores, k, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)

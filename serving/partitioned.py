@@ -3,7 +3,8 @@
 At export the catalogue is clustered by spherical k-means (NumPy) into
 ``cells``; items are stored sorted by cell, with the cell boundaries. A query
 scores the centroids, probes its ``nprobe`` best cells and re-scores exactly
-the items in them. Because only ``MatMul``, ``TopKV2``, ``RaggedRange``,
+the items in them; items with a score offset (the cold-item prior) are
+scored for every query instead. Because only ``MatMul``, ``TopKV2``, ``RaggedRange``,
 ``GatherV2`` and ``RaggedTensorToTensor`` run, stock TF Serving loads it
 (ScaNN's custom ops would not load there; see STACK_NOTES.md).
 """
@@ -54,13 +55,18 @@ def spherical_kmeans(x: np.ndarray, cells: int, iterations: int = 12, sample: in
 class PartitionedIndex(tf.Module):
     """Approximate top-k: probe the ``nprobe`` nearest cells, re-score their items exactly.
 
+    Items with a non-zero score offset (cold items lifted by the content prior)
+    are kept out of the cells and scored for every query: an offset can lift an
+    item above anything in the probed cells, and cells are chosen by the dot
+    product, so a lifted item in an unprobed cell would be missed. Their count
+    (the items without a trained id) sets the extra cost per query.
+
     Args:
         embeddings: float32 [items, dim] (L2-normalised), catalogue row order.
-        cells: number of k-means cells (0: :func:`default_cells`).
+        cells: number of k-means cells (0: :func:`default_cells` of the items in cells).
         nprobe: cells searched per query (capped at ``cells``).
         seed: k-means seed (the export is reproducible).
-        offsets: float32 [items] added to the exact scores of probed items (default: none);
-            cells are chosen by the dot product alone.
+        offsets: float32 [items] added to the exact scores (default: none).
     """
 
     def __init__(self, embeddings: np.ndarray, cells: int = 0, nprobe: int = 16, seed: int = 0,
@@ -68,16 +74,26 @@ class PartitionedIndex(tf.Module):
         super().__init__(name="partitioned")
         embeddings = np.asarray(embeddings, np.float32)
         self.size = int(len(embeddings))
-        cells = min(cells or default_cells(self.size), self.size)
+        offsets = item_offsets(offsets, self.size)
+        lifted = offsets != 0
+        clustered = np.flatnonzero(~lifted)
+        if len(clustered) == 0:
+            # Every item is lifted: cluster them all and probe every cell, which is exact.
+            clustered, lifted[:] = np.arange(self.size), False
+            cells = min(cells or default_cells(self.size), self.size)
+            nprobe = cells
+        cells = min(cells or default_cells(len(clustered)), len(clustered))
         self.nprobe = int(min(max(nprobe, 1), cells))
-        centroids = spherical_kmeans(embeddings, cells, seed=seed)
-        members = _assign(embeddings, centroids)
-        order = np.argsort(members, kind="stable")
+        centroids = spherical_kmeans(embeddings[clustered], cells, seed=seed)
+        members = _assign(embeddings[clustered], centroids)
+        # Cell members sorted by cell, then the lifted items, which every query scans.
+        order = np.concatenate([clustered[np.argsort(members, kind="stable")], np.flatnonzero(lifted)])
         splits = np.concatenate([[0], np.cumsum(np.bincount(members, minlength=cells))])
         self.cell_sizes = np.diff(splits)
+        self.scanned = int(lifted.sum())
         self.centroids = tf.Variable(centroids, trainable=False, name="centroids")
         self.sorted_embeddings = tf.Variable(embeddings[order], trainable=False, name="sorted_embeddings")
-        self.sorted_offsets = tf.Variable(item_offsets(offsets, self.size)[order], trainable=False, name="sorted_offsets")
+        self.sorted_offsets = tf.Variable(offsets[order], trainable=False, name="sorted_offsets")
         self.sorted_rows = tf.Variable(order.astype(np.int32), trainable=False, name="sorted_rows")
         self.positions = tf.Variable(np.argsort(order).astype(np.int32), trainable=False, name="positions")
         self.splits = tf.Variable(splits.astype(np.int64), trainable=False, name="splits")
@@ -91,10 +107,11 @@ class PartitionedIndex(tf.Module):
         return tf.gather(self.sorted_offsets, tf.gather(self.positions, rows))
 
     def candidates(self, queries: tf.Tensor, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
-        """(rows [batch, C], exact scores [batch, C]) of the items in each query's probed cells.
+        """(rows [batch, C], exact scores [batch, C]) of the items in each query's probed cells,
+        then of every lifted item.
 
         C is the largest candidate count in the batch; shorter rows are padded
-        with row -1 and score ``NEG_INF``.
+        with row -1 and score ``NEG_INF`` before the lifted items.
         """
         probe = tf.math.top_k(tf.matmul(queries, self.centroids, transpose_b=True), k=self.nprobe).indices
         starts = tf.gather(self.splits, probe)
@@ -107,7 +124,15 @@ class PartitionedIndex(tf.Module):
             flat_scores += tf.gather(self.sorted_offsets, positions)
         scores = tf.RaggedTensor.from_row_lengths(flat_scores, counts).to_tensor(default_value=NEG_INF)
         rows = tf.RaggedTensor.from_row_lengths(tf.gather(self.sorted_rows, positions), counts).to_tensor(default_value=-1)
-        return rows, scores
+        if not self.scanned:
+            # Nothing to scan; and a MatMul with an empty operand aborts the process under oneDNN here.
+            return rows, scores
+        first = self.size - self.scanned
+        scanned_scores = tf.matmul(queries, self.sorted_embeddings[first:], transpose_b=True)
+        if with_offsets:
+            scanned_scores += self.sorted_offsets[first:][None]
+        scanned_rows = tf.tile(self.sorted_rows[first:][None], [tf.shape(queries)[0], 1])
+        return tf.concat([rows, scanned_rows], axis=1), tf.concat([scores, scanned_scores], axis=1)
 
     def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
         """(rows [batch, k], scores [batch, k]) best first, ``known`` rows (padded -1) excluded;

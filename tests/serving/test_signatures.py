@@ -150,6 +150,38 @@ def test_indexes_add_item_score_offsets_unless_asked_not_to(make_index):
     np.testing.assert_allclose(index.offsets_of(tf.constant([0, 1])).numpy(), [3.0, 0.0])
 
 
+def test_partitioned_index_finds_items_lifted_by_offsets_outside_the_probed_cells():
+    """An item whose offset lifts it to the top is returned even when its cell is far from the query."""
+    rng = np.random.default_rng(2)
+    centers = np.eye(8, dtype=np.float32)
+    items = centers[np.arange(400) % 8] + 0.05 * rng.normal(size=(400, 8)).astype(np.float32)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    offsets = np.zeros(400, np.float32)
+    far = np.flatnonzero(np.arange(400) % 8 == 7)[:3]  # in the cluster opposite nothing the queries point to
+    offsets[far] = 5.0
+    queries = tf.constant(np.tile(centers[:1], (4, 1)))
+    none_known = tf.fill([4, 1], -1)
+    index = PartitionedIndex(items, cells=8, nprobe=1, offsets=offsets)
+    rows, scores = index.top_k(queries, none_known, 5)
+    np.testing.assert_array_equal(np.sort(rows.numpy()[:, :3], axis=1), np.tile(np.sort(far), (4, 1)))
+    assert index.scanned == 3
+    expected = queries.numpy() @ items.T + offsets
+    np.testing.assert_allclose(scores.numpy()[:, :3], np.sort(expected, axis=1)[:, ::-1][:, :3], rtol=1e-5)
+    # Searching by content alone, the lifted items are still candidates, scored by the dot product.
+    plain, _ = index.top_k(queries, none_known, 5, with_offsets=False)
+    assert not set(plain.numpy().ravel()) & set(far.tolist())
+    np.testing.assert_allclose(index.offsets_of(tf.constant(far)).numpy(), 5.0)
+
+
+def test_partitioned_index_with_every_item_lifted_is_exact():
+    rng = np.random.default_rng(3)
+    items = rng.normal(size=(30, 4)).astype(np.float32)
+    offsets = rng.uniform(0.5, 1.0, size=30).astype(np.float32)
+    queries = rng.normal(size=(5, 4)).astype(np.float32)
+    rows, _ = PartitionedIndex(items, cells=4, nprobe=1, offsets=offsets).top_k(tf.constant(queries), tf.fill([5, 1], -1), 6)
+    np.testing.assert_array_equal(rows.numpy(), np.argsort(-(queries @ items.T + offsets), axis=1)[:, :6])
+
+
 def test_index_refuses_offsets_of_the_wrong_length():
     with pytest.raises(ValueError, match="one offset each"):
         BruteForceIndex(np.zeros((4, 2), np.float32), np.zeros(3, np.float32))
