@@ -97,6 +97,11 @@ class PartitionedIndex(tf.Module):
         self.sorted_rows = tf.Variable(order.astype(np.int32), trainable=False, name="sorted_rows")
         self.positions = tf.Variable(np.argsort(order).astype(np.int32), trainable=False, name="positions")
         self.splits = tf.Variable(splits.astype(np.int64), trainable=False, name="splits")
+        # Their own small copies: slicing them out of the sorted variables reads the whole catalogue.
+        scanned = order[len(order) - self.scanned:]
+        self.scanned_embeddings = tf.Variable(embeddings[scanned], trainable=False, name="scanned_embeddings")
+        self.scanned_offsets = tf.Variable(offsets[scanned], trainable=False, name="scanned_offsets")
+        self.scanned_rows = tf.Variable(scanned.astype(np.int32), trainable=False, name="scanned_rows")
 
     def embeddings_of(self, rows: tf.Tensor) -> tf.Tensor:
         """Embeddings [n, dim] of catalogue ``rows`` (all valid)."""
@@ -127,11 +132,10 @@ class PartitionedIndex(tf.Module):
         if not self.scanned:
             # Nothing to scan; and a MatMul with an empty operand aborts the process under oneDNN here.
             return rows, scores
-        first = self.size - self.scanned
-        scanned_scores = tf.matmul(queries, self.sorted_embeddings[first:], transpose_b=True)
+        scanned_scores = tf.matmul(queries, self.scanned_embeddings, transpose_b=True)
         if with_offsets:
-            scanned_scores += self.sorted_offsets[first:][None]
-        scanned_rows = tf.tile(self.sorted_rows[first:][None], [tf.shape(queries)[0], 1])
+            scanned_scores += self.scanned_offsets[None]
+        scanned_rows = tf.tile(self.scanned_rows[None], [tf.shape(queries)[0], 1])
         return tf.concat([rows, scanned_rows], axis=1), tf.concat([scores, scanned_scores], axis=1)
 
     def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
