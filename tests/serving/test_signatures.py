@@ -157,7 +157,7 @@ def test_partitioned_index_finds_items_lifted_by_offsets_outside_the_probed_cell
     items = centers[np.arange(400) % 8] + 0.05 * rng.normal(size=(400, 8)).astype(np.float32)
     items /= np.linalg.norm(items, axis=1, keepdims=True)
     offsets = np.zeros(400, np.float32)
-    far = np.flatnonzero(np.arange(400) % 8 == 7)[:3]  # in the cluster opposite nothing the queries point to
+    far = np.flatnonzero(np.arange(400) % 8 == 7)[:3]  # in a cluster the queries do not point to
     offsets[far] = 5.0
     queries = tf.constant(np.tile(centers[:1], (4, 1)))
     none_known = tf.fill([4, 1], -1)
@@ -167,7 +167,7 @@ def test_partitioned_index_finds_items_lifted_by_offsets_outside_the_probed_cell
     assert index.scanned == 3
     expected = queries.numpy() @ items.T + offsets
     np.testing.assert_allclose(scores.numpy()[:, :3], np.sort(expected, axis=1)[:, ::-1][:, :3], rtol=1e-5)
-    # Searching by content alone, the lifted items are still candidates, scored by the dot product.
+    # Searching by content alone the offsets do not count, so the far items drop out.
     plain, _ = index.top_k(queries, none_known, 5, with_offsets=False)
     assert not set(plain.numpy().ravel()) & set(far.tolist())
     np.testing.assert_allclose(index.offsets_of(tf.constant(far)).numpy(), 5.0)
