@@ -80,8 +80,7 @@ class PartitionedIndex(tf.Module):
         if len(clustered) == 0:
             # Every item is lifted: cluster them all and probe every cell, which is exact.
             clustered, lifted[:] = np.arange(self.size), False
-            cells = min(cells or default_cells(self.size), self.size)
-            nprobe = cells
+            nprobe = self.size  # capped at the number of cells below
         cells = min(cells or default_cells(len(clustered)), len(clustered))
         self.nprobe = int(min(max(nprobe, 1), cells))
         centroids = spherical_kmeans(embeddings[clustered], cells, seed=seed)
