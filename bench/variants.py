@@ -39,6 +39,13 @@ VARIANTS: dict[str, dict[str, object]] = {
     "weight_ema": {**_NO_AUGMENT_PATIENCE4, "train.learning_rate": 0.002, "train.weight_ema_epochs": 1.2},
     # The user tower with the users table's profile (off by default).
     "user_features": {**_NO_AUGMENT_PATIENCE4, "model.user_features": True},
+    # SASRec's head (model.scoring=dot) with SASRec's settings: 2 pre-norm blocks, 1 head, dropout 0.2,
+    # last position, full softmax at temperature 1, Adam beta2 0.98, no weight average, patience 10.
+    "sasrec_head": {
+        "model.scoring": "dot", "model.history_norm": "pre", "model.history_blocks": 2, "model.history_heads": 1,
+        "model.dropout": 0.2, "model.history_pooling": "last", "train.temperature": 1.0, "train.adam_beta2": 0.98,
+        "train.weight_ema_epochs": 0.0, "train.epochs": 80, "train.patience": 10,
+    },
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

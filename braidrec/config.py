@@ -81,7 +81,15 @@ class ModelConfig:
     history_blocks: int = 1
     history_causal: bool = True
     history_pooling: str = "attention"
+    # "post" (add, then LayerNorm) or "pre" (LayerNorm before each sub-layer, one more at the end, as SASRec).
+    history_norm: str = "post"
     dropout: float = 0.1
+    # "cosine": both towers end in a projection and L2 normalisation, trained with the in-batch softmax
+    # at train.temperature. "dot" (SASRec's head): an item with a trained id is its id embedding row,
+    # the same row the history reads (tied), an item without one is its fused content, projected;
+    # the user is the history's last (or pooled) state, unnormalised, and training is a full softmax over
+    # every warm item's id row (models/two_tower.py). The user id and profile are not read then.
+    scoring: str = "cosine"
     disabled_modalities: list[str] = dataclasses.field(default_factory=list)
     # Encode the users table's profile (categorical tokens, numbers) in the user tower when extracted.
     # Off by default: on ml-100k it lowered cold Recall@10 (0.171 vs 0.184 over 3 seeds) for no warm gain.
@@ -107,10 +115,19 @@ class TrainConfig:
     # With the weight average below: half the rate and the average smooth the epoch-to-epoch swings
     # of validation Recall@10, so early stopping picks a model rather than a lucky epoch.
     learning_rate: float = 0.001
+    # Adam's second-moment decay (SASRec uses 0.98).
+    adam_beta2: float = 0.999
     temperature: float = 0.05
     logq_correction: bool = True
     remove_accidental_hits: bool = True
     sampled_negatives: int = 0
+    # model.scoring=dot: weight of the in-batch softmax (logQ, hit removal) of the users against the batch
+    # targets' content embeddings, beside the full softmax over the id rows; it teaches content to tell
+    # items apart, as cold items need. Unused with scoring=cosine, whose in-batch softmax is the loss.
+    content_loss_weight: float = 1.0
+    # Whether that loss also trains the user tower; false: users are what the id softmax made them, and
+    # content learns to land where they look (stop-gradient).
+    content_loss_trains_users: bool = True
     # Cross-modal alignment (image~text) and behaviour alignment (each content modality~id).
     alignment_weight: float = 1.0
     behaviour_alignment_weight: float = 0.1

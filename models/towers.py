@@ -21,6 +21,9 @@ TEXT_TOKENS = "text_tokens"
 class ItemTower(keras.layers.Layer):
     """Item features -> L2-normalised embedding, and per-modality fusion weights.
 
+    With ``model.scoring=dot`` the embedding is not normalised: an item with a
+    trained id is its id row, any other its fused content (:meth:`_dot_embedding`).
+
     Modalities (in this order, see :attr:`modalities`): ``id``, ``text``, ``image``,
     then ``text_pretrained`` (a sentence-encoder vector from extraction),
     ``categorical`` and ``numeric`` when the features have them. A missing
@@ -89,6 +92,7 @@ class ItemTower(keras.layers.Layer):
             self.content_prior = ContentPrior(sizes, config.cold_prior_weight, temperature, name="prior")
         # The prior reads the same modalities as the fusion: an ablated one says nothing there either.
         self.prior_reads = {m: m not in config.disabled_modalities for m in ("text", "categorical", "numeric")}
+        self.dot = config.scoring == "dot"
         self.fusion = ModalityFusion(config.fusion, name="fusion")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
@@ -96,11 +100,12 @@ class ItemTower(keras.layers.Layer):
         """Every intermediate of the item tower.
 
         Returns:
-            ``embedding`` [batch, dim] (normalised), ``weights`` [batch, M] (fusion),
+            ``embedding`` [batch, dim] (normalised with ``scoring=cosine``), ``weights`` [batch, M] (fusion),
             ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
             ``mask`` [batch, M] (present and enabled; id dropout applied in training),
             ``prior`` [batch] (:class:`ContentPrior`'s score offset; 0 for items with a trained id,
-            without the prior, or in training).
+            without the prior, or in training), and with ``scoring=dot`` ``content`` [batch, dim]
+            (the fused content alone, what an item without an id is).
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
         drop = None
@@ -141,12 +146,33 @@ class ItemTower(keras.layers.Layer):
                 drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
             mask = tf.concat([(mask[:, :1] & ~(drop & has_content)[:, None]), mask[:, 1:]], axis=1)
         stacked = tf.stack(embeddings, axis=1)
-        fused, weights = self.fusion(stacked, mask)
-        embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
+        extra = {}
+        if self.dot:
+            embedding, weights, extra["content"] = self._dot_embedding(stacked, mask)
+        else:
+            fused, weights = self.fusion(stacked, mask)
+            embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
         # The prior is fitted after training and is no part of the loss: training skips it.
         groups = None if training else self.prior_inputs(features, tokens)
         prior = tf.zeros(tf.shape(id_present), tf.float32) if groups is None else self.content_prior(groups, id_present)
-        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior}
+        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior, **extra}
+
+    def _dot_embedding(self, stacked: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``model.scoring=dot``: (embedding, weights, content embedding) of each item.
+
+        An item whose id is used (trained, enabled, not dropped) is its id row,
+        the very row the user tower's history reads, so warm items score as in
+        SASRec; any other item is its content modalities, fused and projected
+        into the same space. The weights say which: one-hot on the id, or the
+        content fusion's weights.
+        """
+        id_used = mask[:, :1]
+        content_mask = tf.concat([tf.zeros_like(id_used), mask[:, 1:]], axis=1)
+        fused, content_weights = self.fusion(stacked, content_mask)
+        content = self.output_projection(fused)
+        embedding = tf.where(id_used, stacked[:, 0], content)
+        only_id = tf.one_hot(tf.zeros(tf.shape(mask)[:1], tf.int32), tf.shape(mask)[1], dtype=content_weights.dtype)
+        return embedding, tf.where(id_used, only_id, content_weights), content
 
     def text_tokens(self, features: dict) -> tf.Tensor:
         """The text's token ids: ``text_tokens`` from :meth:`pretokenize` when given, else tokenised here."""

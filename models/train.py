@@ -72,21 +72,24 @@ def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     epoch trains on from it.
 
     Args:
-        config: ``learning_rate`` and ``weight_ema_epochs``.
+        config: ``learning_rate``, ``adam_beta2`` and ``weight_ema_epochs``.
         steps_per_epoch: batches per epoch.
 
     Raises:
-        ValueError: ``weight_ema_epochs`` is negative, or the epoch length is unknown.
+        ValueError: ``weight_ema_epochs`` is negative, ``adam_beta2`` outside [0, 1), or the epoch length is unknown.
     """
     if config.weight_ema_epochs < 0:
         raise ValueError(f"train.weight_ema_epochs {config.weight_ema_epochs} must be >= 0 (0 turns the average off)")
+    if not 0.0 <= config.adam_beta2 < 1.0:
+        raise ValueError(f"train.adam_beta2 {config.adam_beta2} must be in [0, 1)")
     if config.weight_ema_epochs == 0:
-        return keras.optimizers.Adam(config.learning_rate)
+        return keras.optimizers.Adam(config.learning_rate, beta_2=config.adam_beta2)
     if steps_per_epoch < 1:
         raise ValueError(f"train.weight_ema_epochs needs the number of batches per epoch, got {steps_per_epoch}")
     momentum = max(0.0, 1.0 - 1.0 / (config.weight_ema_epochs * steps_per_epoch))
     return keras.optimizers.Adam(
-        config.learning_rate, use_ema=True, ema_momentum=momentum, ema_overwrite_frequency=steps_per_epoch,
+        config.learning_rate, beta_2=config.adam_beta2, use_ema=True, ema_momentum=momentum,
+        ema_overwrite_frequency=steps_per_epoch,
     )
 
 

@@ -8,7 +8,7 @@ import tensorflow_recommenders as tfrs
 
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract
-from braidrec.models.alignment import paired_info_nce
+from braidrec.models.alignment import MASKED_SCORE, paired_info_nce
 from braidrec.models.fusion import balance_penalty
 from braidrec.models.towers import ItemTower
 from braidrec.models.user_tower import UserTower
@@ -65,6 +65,15 @@ class BraidModel(tfrs.Model):
                 (train.behaviour_alignment_weight, [p for p in pairs if id_index in p]),
             ) if weight > 0 and chosen
         ]
+        self.dot = model.scoring == "dot"
+        if self.dot and train.sampled_negatives:
+            raise ValueError(f"train.sampled_negatives is {train.sampled_negatives}, but model.scoring=dot already "
+                             "scores every warm item (full softmax): pass --train.sampled_negatives 0")
+        self.temperature = train.temperature
+        if train.content_loss_weight < 0:
+            raise ValueError(f"train.content_loss_weight {train.content_loss_weight} must be >= 0 (0 turns it off)")
+        self.content_weight = train.content_loss_weight
+        self.content_trains_users = train.content_loss_trains_users
         self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
         self.alignment_temperature = train.alignment_temperature
         if train.fusion_balance_weight < 0:
@@ -108,21 +117,15 @@ class BraidModel(tfrs.Model):
         else:
             encoded = self.item_tower.encode_all(targets, training=training)
             encoded_aligned, aligned_ids = encoded, targets[contract.ITEM_ID]
-        candidates, ids, probability = encoded["embedding"], targets[contract.ITEM_ID], inputs[SAMPLING_PROBABILITY]
-        negatives = self.prefixed(inputs, NEGATIVE_PREFIX)
-        if negatives:
-            extra = self.item_tower.encode_all(negatives, training=training)["embedding"]
-            candidates = tf.concat([candidates, extra], axis=0)
-            ids = tf.concat([ids, negatives[contract.ITEM_ID]], axis=0)
-            probability = tf.concat([probability, inputs[NEGATIVE_PROBABILITY]], axis=0)
-        loss = self.task(
-            users,
-            candidates,
-            candidate_sampling_probability=probability if self.logq else None,
-            candidate_ids=ids if self.remove_hits else None,
-            compute_metrics=False,
-            score_mask=None if windows is None else self.same_window_mask(windows, tf.shape(candidates)[0]),
-        )
+        if self.dot:
+            loss = self.full_softmax_loss(users, encoded["embedding"], targets[contract.ITEM_ID])
+            if self.content_weight > 0:
+                # Content embeddings are never the full softmax's negatives: without this they only learn
+                # to please users, not to tell items apart, which is all a cold item has.
+                queries = users if self.content_trains_users else tf.stop_gradient(users)
+                loss += self.content_weight * self.in_batch_loss(queries, encoded["content"], inputs, windows, training)
+        else:
+            loss = self.in_batch_loss(users, encoded["embedding"], inputs, windows, training)
         for weight, pairs in self.weighted_pairs:
             loss += weight * paired_info_nce(
                 encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, self.alignment_temperature
@@ -132,3 +135,49 @@ class BraidModel(tfrs.Model):
             # are, and content modalities only (the id is column 0): the id's share stays free.
             loss += self.balance_weight * balance_penalty(encoded_aligned["weights"][:, 1:], encoded_aligned["mask"][:, 1:])
         return loss
+
+    def in_batch_loss(self, users: tf.Tensor, candidates: tf.Tensor, inputs: dict, windows, training: bool) -> tf.Tensor:
+        """The TFRS retrieval task over the batch's targets (plus sampled negatives), with logQ and hit removal."""
+        ids, probability = inputs[TARGET_PREFIX + contract.ITEM_ID], inputs[SAMPLING_PROBABILITY]
+        negatives = self.prefixed(inputs, NEGATIVE_PREFIX)
+        if negatives:
+            extra = self.item_tower.encode_all(negatives, training=training)["embedding"]
+            candidates = tf.concat([candidates, extra], axis=0)
+            ids = tf.concat([ids, negatives[contract.ITEM_ID]], axis=0)
+            probability = tf.concat([probability, inputs[NEGATIVE_PROBABILITY]], axis=0)
+        return self.task(
+            users,
+            candidates,
+            candidate_sampling_probability=probability if self.logq else None,
+            candidate_ids=ids if self.remove_hits else None,
+            compute_metrics=False,
+            score_mask=None if windows is None else self.same_window_mask(windows, tf.shape(candidates)[0]),
+        )
+
+    def full_softmax_loss(self, users: tf.Tensor, targets: tf.Tensor, target_ids: tf.Tensor) -> tf.Tensor:
+        """``model.scoring=dot``: softmax cross-entropy over every warm item, summed over the queries.
+
+        The candidates are the id embedding's rows (every item with a trained id;
+        row 0, the out-of-vocabulary one, is masked), as SASRec trains. A
+        target's own logit is scored against its tower embedding, which is its
+        id row unless id dropout replaced it by its content: content then has to
+        win against every warm item's id, as a cold item must when served. No
+        sampling-bias correction is needed, nothing being sampled.
+
+        Args:
+            users: float [N, dim], each target's query.
+            targets: float [N, dim], the targets' item-tower embeddings.
+            target_ids: string [N], the targets' ids (all with a trained id).
+
+        Returns:
+            Scalar loss.
+        """
+        id_encoder = self.item_tower.id_encoder
+        table = id_encoder.embedding.embeddings
+        logits = tf.matmul(users, table, transpose_b=True)
+        labels = id_encoder.lookup(target_ids)
+        own = tf.one_hot(labels, tf.shape(table)[0], on_value=True, off_value=False)
+        logits = tf.where(own, tf.reduce_sum(users * targets, axis=-1, keepdims=True), logits)
+        logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], MASKED_SCORE), logits[:, 1:]], axis=1)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits / self.temperature)
+        return tf.reduce_sum(losses)

@@ -12,6 +12,8 @@ from braidrec.models import encoders
 from braidrec.models.pooling import MaskedAttentionPooling
 
 POOLINGS = ("attention", "last")
+NORMS = ("post", "pre")
+SCORINGS = ("cosine", "dot")
 
 
 class HistoryBlock(keras.layers.Layer):
@@ -20,12 +22,15 @@ class HistoryBlock(keras.layers.Layer):
     With ``causal`` (``model.history_causal``), position ``i`` attends only to
     known items at positions ``<= i`` (the most recent item is last), as in
     SASRec; otherwise every known item sees every other (order then comes from
-    the position embeddings alone).
+    the position embeddings alone). With ``prenorm`` (``model.history_norm=pre``)
+    each sub-layer reads a LayerNorm of its input and adds its output to that
+    normalised input (SASRec's block); otherwise the sum is normalised after each sub-layer.
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float, causal: bool = True, **kwargs):
+    def __init__(self, dim: int, heads: int, dropout: float, causal: bool = True, prenorm: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.causal = causal
+        self.prenorm = prenorm
         self.attention = keras.layers.MultiHeadAttention(heads, max(1, dim // heads), dropout=dropout, name="attention")
         self.norm1 = keras.layers.LayerNormalization(name="norm1")
         self.mlp = keras.Sequential([keras.layers.Dense(dim, activation="relu"), keras.layers.Dropout(dropout), keras.layers.Dense(dim)], name="mlp")
@@ -37,14 +42,21 @@ class HistoryBlock(keras.layers.Layer):
         order = tf.linalg.band_part(tf.ones([length, length], tf.bool), -1, 0) if self.causal else tf.ones([length, length], tf.bool)
         # Each position may always see itself, so a row never attends to nothing.
         allowed = (order[None] & known[:, None, :]) | tf.eye(length, dtype=tf.bool)[None]
-        attended = self.attention(sequence, sequence, attention_mask=allowed, training=training)
-        sequence = self.norm1(sequence + self.dropout(attended, training=training))
-        sequence = self.norm2(sequence + self.dropout(self.mlp(sequence, training=training), training=training))
+        if self.prenorm:
+            # SASRec's block: normalised query, raw keys and values, residuals on the normalised inputs.
+            query = self.norm1(sequence)
+            sequence = query + self.attention(query, sequence, attention_mask=allowed, training=training)
+            hidden = self.norm2(sequence)
+            sequence = hidden + self.dropout(self.mlp(hidden, training=training), training=training)
+        else:
+            attended = self.attention(sequence, sequence, attention_mask=allowed, training=training)
+            sequence = self.norm1(sequence + self.dropout(attended, training=training))
+            sequence = self.norm2(sequence + self.dropout(self.mlp(sequence, training=training), training=training))
         return sequence * tf.cast(known, sequence.dtype)[..., None]
 
 
 class UserTower(keras.layers.Layer):
-    """User id and recent history -> L2-normalised embedding.
+    """User id and recent history -> L2-normalised embedding (``model.scoring=dot``: the history's state).
 
     History items (most recent last, padded on the left with ``''``; the tower
     pads or truncates to ``max_history`` itself) are embedded with the item
@@ -54,6 +66,9 @@ class UserTower(keras.layers.Layer):
     (``model.history_pooling``). Items unknown to the id vocabulary are masked.
     A user unseen in training (out-of-vocabulary id) is served from the history
     (and profile) alone: the user id is dropped at random during training so the tower learns to.
+    With ``model.scoring=dot`` (SASRec's head) the history's item embeddings are
+    scaled by sqrt(dim), and the pooled (or last) state is the user embedding:
+    no user id, no projection, no normalisation.
 
     With ``model.user_features`` and a users table in the features, the user's
     profile (``contract.USER_CATEGORICAL`` tokens, ``USER_NUMERIC`` values and
@@ -69,7 +84,17 @@ class UserTower(keras.layers.Layer):
         super().__init__(**kwargs)
         if config.history_pooling not in POOLINGS:
             raise ValueError(f"model.history_pooling '{config.history_pooling}' is not one of {POOLINGS}")
+        if config.history_norm not in NORMS:
+            raise ValueError(f"model.history_norm '{config.history_norm}' is not one of {NORMS}")
+        if config.scoring not in SCORINGS:
+            raise ValueError(f"model.scoring '{config.scoring}' is not one of {SCORINGS}")
+        if config.scoring == "dot" and config.user_features:
+            raise ValueError("model.user_features needs model.scoring=cosine: the dot head scores the history "
+                             "alone (pass --model.user_features false, or --model.scoring cosine)")
         dim = config.embedding_dim
+        self.dot = config.scoring == "dot"
+        # SASRec scales the item embeddings by sqrt(dim) so the learned positions do not swamp them.
+        self.input_scale = dim ** 0.5 if self.dot else 1.0
         self.max_history = max_history
         self.id_dropout = config.id_dropout
         self.pooling = config.history_pooling
@@ -79,9 +104,12 @@ class UserTower(keras.layers.Layer):
         self.positions = keras.layers.Embedding(max_history, dim, name="positions")
         self.input_dropout = keras.layers.Dropout(config.dropout)
         self.blocks = [
-            HistoryBlock(dim, config.history_heads, config.dropout, config.history_causal, name=f"block{b}")
+            HistoryBlock(dim, config.history_heads, config.dropout, config.history_causal,
+                         prenorm=config.history_norm == "pre", name=f"block{b}")
             for b in range(config.history_blocks)
         ]
+        # Pre-norm blocks leave an unnormalised stream: one LayerNorm ends it, as in SASRec.
+        self.final_norm = keras.layers.LayerNormalization(name="final_norm") if config.history_norm == "pre" else None
         self.pool = MaskedAttentionPooling(dim, name="pool")
         self.profile_categorical = self.profile_numeric = None
         if config.user_features and vocab.user_categorical:
@@ -132,14 +160,19 @@ class UserTower(keras.layers.Layer):
         missing = self.max_history - tf.shape(history)[1]
         history = tf.pad(history, [[0, 0], [missing, 0]], constant_values=contract.PAD)
         item_emb, known = self.item_ids(history)
-        sequence = item_emb + self.positions(tf.range(self.max_history))[None]
+        sequence = item_emb * self.input_scale + self.positions(tf.range(self.max_history))[None]
         sequence = self.input_dropout(sequence, training=training) * tf.cast(known, item_emb.dtype)[..., None]
         for block in self.blocks:
             sequence = block(sequence, known, training=training)
+        if self.final_norm is not None:
+            sequence = self.final_norm(sequence) * tf.cast(known, sequence.dtype)[..., None]
         if every_position:
             pooled = self.pool.prefixes(sequence, known) if self.pooling == "attention" else sequence
         else:
             pooled = self.pool(sequence, known) if self.pooling == "attention" else sequence[:, -1]
+        if self.dot:
+            # Scored by a dot product with the item's own (tied) embedding: no projection, no normalisation.
+            return pooled
         user_emb, user_known = self.user_ids(inputs[contract.USER_ID])
         if training and self.id_dropout > 0:
             user_known &= tf.random.uniform(tf.shape(user_known)) >= self.id_dropout

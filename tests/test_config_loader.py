@@ -14,6 +14,14 @@ def test_default_yaml_loads_and_matches_dataclasses():
     assert config.model.fusion == "attention"
 
 
+def test_sasrec_head_yaml_is_the_bench_variant():
+    from bench.variants import VARIANTS
+
+    config, variant = load_config("configs/sasrec_head.yaml"), config_with(VARIANTS["sasrec_head"])
+    assert config.model.scoring == "dot"
+    assert (config.model, config.train) == (variant.model, variant.train)
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

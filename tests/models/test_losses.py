@@ -74,14 +74,20 @@ def test_same_window_mask_hides_the_users_other_targets_only():
     np.testing.assert_array_equal(mask, expected)
 
 
-def test_fusion_balance_adds_its_weight_times_the_content_penalty(tiny_run):
-    vocab = contract.Vocabularies.load(tiny_run["features"])
+@pytest.fixture(scope="module")
+def pair_batch(tiny_run) -> dict:
+    """One unshuffled training batch of 64 (history, target) pairs of the tiny run."""
     catalogue = readers.load_catalogue(tiny_run["features"])
     users = readers.load_histories(tiny_run["features"])
-    model = BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), TrainConfig(fusion_balance_weight=0.5))
     ids, histories, targets = datasets.next_item_pairs(users, contract.SPLIT_TRAIN, 6)
     probabilities = datasets.sampling_probabilities(catalogue, users)
-    batch = next(iter(datasets.retrieval_dataset(catalogue, ids, histories, targets, probabilities, 64, None)))
+    return next(iter(datasets.retrieval_dataset(catalogue, ids, histories, targets, probabilities, 64, None)))
+
+
+def test_fusion_balance_adds_its_weight_times_the_content_penalty(tiny_run, pair_batch):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    model = BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), TrainConfig(fusion_balance_weight=0.5))
+    batch = pair_batch
     with_term = float(model.compute_loss(batch, training=False))
     model.balance_weight = 0.0
     without = float(model.compute_loss(batch, training=False))
@@ -96,3 +102,53 @@ def test_negative_fusion_balance_is_refused(tiny_run):
     vocab = contract.Vocabularies.load(tiny_run["features"])
     with pytest.raises(ValueError, match="train.fusion_balance_weight"):
         BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), TrainConfig(fusion_balance_weight=-0.1))
+
+
+def _dot_model(tiny_run, **train_changes):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    return BraidModel(vocab, ModelConfig(embedding_dim=4, scoring="dot"), ExtractConfig(max_history=6),
+                      TrainConfig(temperature=0.5, **train_changes))
+
+
+def test_full_softmax_scores_every_warm_id_and_the_targets_own_embedding(tiny_run):
+    model = _dot_model(tiny_run)
+    id_encoder = model.item_tower.id_encoder
+    ids = contract.Vocabularies.load(tiny_run["features"]).items[:2]
+    table = id_encoder.embedding(tf.range(id_encoder.lookup.vocabulary_size())).numpy()
+    labels = id_encoder.lookup(tf.constant(ids)).numpy()
+    users = np.array([[1.0, 0.0, 0.5, 0.0], [0.0, -1.0, 0.0, 2.0]], np.float32)
+    # Row 0 keeps its id row; row 1's id was dropped, so its content embedding stands in for it.
+    targets = np.stack([table[labels[0]], [0.3, 0.1, -0.2, 0.4]]).astype(np.float32)
+    loss = model.full_softmax_loss(tf.constant(users), tf.constant(targets), tf.constant(ids)).numpy()
+    expected = 0.0
+    for user, target, label in zip(users, targets, labels):
+        logits = table @ user
+        logits[label] = target @ user
+        logits = logits[1:] / 0.5  # row 0 is the out-of-vocabulary id: never a candidate
+        expected += np.log(np.exp(logits - logits.max()).sum()) + logits.max() - logits[label - 1]
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"sampled_negatives": 8}, "--train.sampled_negatives 0"),
+    ({"content_loss_weight": -1.0}, "train.content_loss_weight"),
+])
+def test_dot_head_refuses_bad_settings(tiny_run, changes, message):
+    with pytest.raises(ValueError, match=message):
+        _dot_model(tiny_run, **changes)
+
+
+def test_dot_head_adds_the_weighted_in_batch_loss_of_the_targets_content(tiny_run, pair_batch):
+    model = _dot_model(tiny_run, content_loss_weight=0.5)
+    batch = pair_batch
+    with_term = float(model.compute_loss(batch, training=False))
+    model.content_weight = 0.0
+    without = float(model.compute_loss(batch, training=False))
+    queries = model.user_tower(batch, training=False)
+    content = model.item_tower.encode_all(BraidModel.prefixed(batch, TARGET_PREFIX), training=False)["content"]
+    # The TFRS task with logQ and hit removal, at the model's temperature, on the content embeddings.
+    task = tfrs.tasks.Retrieval(temperature=0.5, remove_accidental_hits=True)
+    expected = float(task(queries, content, candidate_sampling_probability=batch["sampling_probability"],
+                          candidate_ids=batch[TARGET_PREFIX + contract.ITEM_ID], compute_metrics=False))
+    assert expected > 0
+    assert with_term - without == pytest.approx(0.5 * expected, rel=1e-4)

@@ -63,9 +63,15 @@ def test_augmentation_without_id_dropout_is_refused(tiny_run):
         _model(tiny_run, id_dropout=0.0, text_token_dropout=0.3)
 
 
+# SASRec's head: tied dot-product scoring over pre-norm blocks.
+DOT_HEAD = {"scoring": "dot", "history_norm": "pre"}
+HEADS = [{}, DOT_HEAD]
+
+
+@pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("pooling", ["attention", "last"])
-def test_history_is_causal_and_order_aware(tiny_run, pooling):
-    model = _model(tiny_run, history_pooling=pooling, history_blocks=2)
+def test_history_is_causal_and_order_aware(tiny_run, pooling, head):
+    model = _model(tiny_run, history_pooling=pooling, history_blocks=2, **head)
     items = contract.Vocabularies.load(tiny_run["features"]).items[:4]
     history = tf.constant([["", "", items[0], items[1], items[2], items[3]], ["", "", items[3], items[2], items[1], items[0]]])
     users = tf.constant(["nobody", "nobody"])
@@ -78,9 +84,10 @@ def test_history_is_causal_and_order_aware(tiny_run, pooling):
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("pooling", ["attention", "last"])
-def test_per_position_embeddings_see_only_the_past(tiny_run, pooling):
-    model = _model(tiny_run, history_pooling=pooling)
+def test_per_position_embeddings_see_only_the_past(tiny_run, pooling, head):
+    model = _model(tiny_run, history_pooling=pooling, **head)
     items = contract.Vocabularies.load(tiny_run["features"]).items[:6]
     users = tf.constant(["nobody", "nobody"])
     history = tf.constant([["", items[0], items[1], items[2], items[3], items[4]], ["", items[0], items[1], items[5], items[4], items[3]]])
@@ -129,3 +136,44 @@ def test_user_features_off_ignores_the_profile(tiny_run):
     np.testing.assert_allclose(
         model.user_tower({**base, **_profile([[vocab.user_categorical[0]]], [40.0])}).numpy(), model.user_tower(base).numpy(), atol=1e-6
     )
+
+
+def test_dot_head_items_are_their_id_row_or_their_projected_content(tiny_run, catalogue):
+    model = _model(tiny_run, **DOT_HEAD)
+    tower = model.item_tower
+    features = {k: tf.constant(v) for k, v in catalogue.features.items()}
+    out = tower.encode_all(features)
+    embedding, weights, id_used = out["embedding"].numpy(), out["weights"].numpy(), out["mask"].numpy()[:, 0]
+    assert id_used.any() and (~id_used).any(), "the tiny catalogue has warm and cold items"
+    rows = tower.id_encoder.lookup(features[contract.ITEM_ID]).numpy()
+    table = tower.id_encoder.embedding.embeddings.numpy()
+    np.testing.assert_allclose(embedding[id_used], table[rows[id_used]], atol=1e-6)
+    content_mask = out["mask"].numpy().copy()
+    content_mask[:, 0] = False
+    fused, _ = tower.fusion(out["modalities"], tf.constant(content_mask))
+    np.testing.assert_allclose(embedding[~id_used], tower.output_projection(fused).numpy()[~id_used], atol=1e-5)
+    # The weights say what made the embedding: all id, or the content fusion's split.
+    np.testing.assert_allclose(weights[id_used], np.eye(weights.shape[1])[np.zeros(id_used.sum(), int)])
+    assert (weights[~id_used, 0] == 0).all()
+    np.testing.assert_allclose(weights[~id_used].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_dot_head_user_is_the_normalised_last_state_whatever_the_user_id(tiny_run):
+    model = _model(tiny_run, history_pooling="last", **DOT_HEAD)
+    items = contract.Vocabularies.load(tiny_run["features"]).items[:3]
+    history = tf.constant([["", "", "", items[0], items[1], items[2]]] * 2)
+    users = model.user_tower({contract.USER_ID: tf.constant(["nobody", "someone-else"]), "history": history}).numpy()
+    np.testing.assert_allclose(users[0], users[1], atol=1e-6)
+    # The final LayerNorm (unit scale, zero shift at init) and nothing after it: no projection, no L2 norm.
+    np.testing.assert_allclose(users.mean(axis=1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(users.std(axis=1), 1.0, atol=1e-2)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"scoring": "l2"}, "model.scoring 'l2'"),
+    ({"history_norm": "mid"}, "model.history_norm 'mid'"),
+    ({"scoring": "dot", "user_features": True}, "--model.user_features false, or --model.scoring cosine"),
+])
+def test_bad_head_settings_are_refused(tiny_run, changes, message):
+    with pytest.raises(ValueError, match=message):
+        _model(tiny_run, **changes)

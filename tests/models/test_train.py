@@ -21,6 +21,9 @@ from braidrec.models.train import optimizer, train
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
         ({}, {"weight_ema_epochs": 1.2, "epochs": 2}),
+        # SASRec's head (bench/variants.py, sasrec_head).
+        ({"scoring": "dot", "history_norm": "pre", "history_pooling": "last"},
+         {"temperature": 1.0, "adam_beta2": 0.98, "weight_ema_epochs": 0.0}),
     ],
 )
 def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train_changes):
@@ -61,10 +64,18 @@ def test_weight_ema_copies_the_average_into_the_weights_at_each_epoch_end():
     assert seen == pytest.approx([-0.125, -0.25], abs=1e-4)
 
 
-@pytest.mark.parametrize("epochs, steps", [(-0.5, 10), (1.0, 0)])
-def test_weight_ema_needs_a_non_negative_time_constant_and_a_known_epoch(epochs, steps):
-    with pytest.raises(ValueError, match="weight_ema_epochs"):
-        optimizer(TrainConfig(weight_ema_epochs=epochs), steps_per_epoch=steps)
+@pytest.mark.parametrize("changes, steps, message", [
+    ({"weight_ema_epochs": -0.5}, 10, "weight_ema_epochs"),
+    ({"weight_ema_epochs": 1.0}, 0, "weight_ema_epochs"),
+    ({"adam_beta2": 1.0}, 10, "adam_beta2"),
+])
+def test_optimizer_refuses_bad_settings(changes, steps, message):
+    with pytest.raises(ValueError, match=message):
+        optimizer(TrainConfig(**changes), steps_per_epoch=steps)
+
+
+def test_adam_beta2_reaches_the_optimizer():
+    assert optimizer(TrainConfig(adam_beta2=0.98, weight_ema_epochs=0), steps_per_epoch=5).beta_2 == 0.98
 
 
 def test_a_seed_gives_the_same_training_run_twice(tiny_run, tmp_path):

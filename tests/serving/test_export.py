@@ -10,10 +10,12 @@ import pytest
 import braidrec  # noqa: F401
 import tensorflow as tf
 
+from braidrec.config import RunConfig
 from braidrec.features import contract, readers
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.datasets import pad_histories, user_profiles
 from braidrec.models.evaluate import EvalData
+from braidrec.models.train import train
 from braidrec.serving.export import build_module, load_servable, next_version, save_module, serving_data
 from braidrec.serving.module import RetrievalModule
 
@@ -43,14 +45,33 @@ def test_saved_model_cli_shows_signature(tiny_run):
         assert f"['{name}']" in out
 
 
-def test_save_load_compare(tiny_run, tmp_path, servable):
-    module = build_module(tiny_run["model"], k=10)
+@pytest.fixture(scope="module")
+def dot_model(tiny_run, tmp_path_factory):
+    """A model with SASRec's head (``model.scoring=dot``), trained one epoch on the tiny features."""
+    config = RunConfig()
+    config.model.embedding_dim, config.model.scoring, config.model.history_norm = 16, "dot", "pre"
+    config.train.epochs, config.train.batch_size, config.train.verbose, config.train.temperature = 1, 128, 0, 1.0
+    out = tmp_path_factory.mktemp("dot") / "model"
+    train(tiny_run["features"], out, config)
+    return out
+
+
+@pytest.mark.parametrize("model", ["tiny", "dot"])
+def test_save_load_compare(tiny_run, dot_model, tmp_path, servable, model):
+    module = build_module(tiny_run["model"] if model == "tiny" else dot_model, k=10)
     users = tf.constant(_known_users(servable) + ["someone-new"])
     before = module.serve(users)
     version = save_module(module, tmp_path, "copy")
-    after = load_servable(version).signatures["serving_default"](user_id=users)
+    loaded = load_servable(version)
+    after = loaded.signatures["serving_default"](user_id=users)
     np.testing.assert_array_equal(before["item_ids"].numpy(), after["item_ids"].numpy())
     np.testing.assert_allclose(before["scores"].numpy(), after["scores"].numpy(), rtol=1e-5, atol=1e-6)
+    # The served score is the plain dot product of the exported embeddings (plus the cold offset).
+    embedded_users = loaded.signatures["embed_users"](user_id=users)["embeddings"].numpy()
+    items = loaded.signatures["embed_items"](item_id=tf.reshape(after["item_ids"], [-1]))
+    embeddings = items["embeddings"].numpy().reshape(len(embedded_users), 10, -1)
+    scores = np.einsum("bkd,bd->bk", embeddings, embedded_users) + items["score_offsets"].numpy().reshape(-1, 10)
+    np.testing.assert_allclose(scores, after["scores"].numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_known_and_unknown_users_get_k_items_without_known_ones(tiny_run, servable):
