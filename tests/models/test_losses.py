@@ -152,3 +152,24 @@ def test_dot_head_adds_the_weighted_in_batch_loss_of_the_targets_content(tiny_ru
                           candidate_ids=batch[TARGET_PREFIX + contract.ITEM_ID], compute_metrics=False))
     assert expected > 0
     assert with_term - without == pytest.approx(0.5 * expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("trains_users", [True, False])
+def test_content_loss_trains_the_user_tower_only_when_asked(tiny_run, pair_batch, trains_users):
+    model = _dot_model(tiny_run, content_loss_trains_users=trains_users)
+    model.compute_loss(pair_batch)  # builds every layer
+
+    def content_term_gradients(variables):
+        with tf.GradientTape(persistent=True) as tape:
+            model.content_weight = 1.0
+            with_term = model.compute_loss(pair_batch)
+            model.content_weight = 0.0
+            without = model.compute_loss(pair_batch)
+            term = with_term - without
+        return [g for g in tape.gradient(term, variables) if g is not None]
+
+    user_grads = content_term_gradients(model.user_tower.trainable_variables)
+    projection_grads = content_term_gradients(model.item_tower.output_projection.trainable_variables)
+    assert max(float(tf.reduce_max(tf.abs(tf.convert_to_tensor(g)))) for g in projection_grads) > 0
+    user_moved = any(float(tf.reduce_max(tf.abs(tf.convert_to_tensor(g)))) > 1e-6 for g in user_grads)
+    assert user_moved == trains_users
