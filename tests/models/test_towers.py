@@ -158,7 +158,7 @@ def test_dot_head_items_are_their_id_row_or_their_projected_content(tiny_run, ca
     np.testing.assert_allclose(weights[~id_used].sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_dot_head_user_is_the_normalised_last_state_whatever_the_user_id(tiny_run):
+def test_dot_head_user_is_the_layer_normed_last_state_whatever_the_user_id(tiny_run):
     model = _model(tiny_run, history_pooling="last", **DOT_HEAD)
     items = contract.Vocabularies.load(tiny_run["features"]).items[:3]
     history = tf.constant([["", "", "", items[0], items[1], items[2]]] * 2)
