@@ -77,7 +77,8 @@ class TextEncoder(keras.layers.Layer):
             if rows is not None:
                 kept |= ~rows[:, None]
             valid &= kept
-        pooled = self.pool(self.embedding(tokens), valid)
+        distinct, index = tf.unique(tf.reshape(tokens, [-1]))
+        pooled = self.pool(self.embedding(distinct), valid, index=tf.reshape(index, tf.shape(tokens)))
         return self.project(pooled), tf.reduce_any(valid, axis=-1)
 
 

@@ -12,8 +12,14 @@ class MaskedAttentionPooling(keras.layers.Layer):
     """Softmax-weighted sum of a sequence's valid positions.
 
     Call args:
-        sequence: float [batch, length, dim].
+        sequence: float [batch, length, dim]; with ``index``, float [distinct, dim].
         mask: bool [batch, length].
+        index: optional int [batch, length]: the sequences are then
+            ``tf.gather(sequence, index)``, given as their distinct vectors.
+            The result is the same; the scoring MLP, which sees one vector at a
+            time, runs once per distinct vector instead of once per position
+            (ml-100k's text: about 4,000 distinct tokens in 1,024 items x 64
+            positions per training batch).
 
     Returns:
         float [batch, dim]; zeros for a row with no valid position.
@@ -26,9 +32,23 @@ class MaskedAttentionPooling(keras.layers.Layer):
         self.hidden = keras.layers.Dense(hidden_dim, activation="tanh", name="hidden")
         self.score = keras.layers.Dense(1, use_bias=False, name="score")
 
-    def call(self, sequence, mask):
+    def call(self, sequence, mask, index=None):
         mask = tf.cast(mask, tf.bool)
-        return tf.einsum("bl,bld->bd", self._weights(self._logits(sequence), mask), sequence)
+        if index is None:
+            # A broadcast product, not einsum("bl,bld->bd"), whose gradient is a batched matmul
+            # of inner size 1: the costliest op of an ml-100k training step on CPU.
+            return tf.reduce_sum(self._weights(self._logits(sequence), mask)[..., None] * sequence, axis=1)
+        weights = self._weights(tf.gather(self._logits(sequence), index), mask)
+        # [batch, distinct] sparse weights times the distinct vectors: no [batch, length, dim]
+        # tensor, and padding costs nothing.
+        valid = tf.where(mask)
+        columns = tf.cast(tf.gather_nd(index, valid), tf.int64)
+        matrix = tf.SparseTensor(
+            tf.stack([valid[:, 0], columns], axis=1),
+            tf.gather_nd(weights, valid),
+            tf.cast(tf.stack([tf.shape(index)[0], tf.shape(sequence)[0]]), tf.int64),
+        )
+        return tf.sparse.sparse_dense_matmul(matrix, sequence)
 
     def prefixes(self, sequence, mask):
         """Pools every prefix: row ``k`` of the result pools the valid positions ``<= k``.

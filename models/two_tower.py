@@ -8,7 +8,7 @@ import tensorflow_recommenders as tfrs
 
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract
-from braidrec.models.alignment import MASKED_SCORE, paired_info_nce
+from braidrec.models.alignment import MASKED_SCORE, id_keys, paired_info_nce
 from braidrec.models.fusion import balance_penalty
 from braidrec.models.towers import ItemTower
 from braidrec.models.user_tower import UserTower
@@ -149,7 +149,7 @@ class BraidModel(tfrs.Model):
             users,
             candidates,
             candidate_sampling_probability=probability if self.logq else None,
-            candidate_ids=ids if self.remove_hits else None,
+            candidate_ids=id_keys(ids) if self.remove_hits else None,
             compute_metrics=False,
             score_mask=None if windows is None else self.same_window_mask(windows, tf.shape(candidates)[0]),
         )

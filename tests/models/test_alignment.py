@@ -7,7 +7,7 @@ import braidrec  # noqa: F401
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from braidrec.models.alignment import paired_info_nce
+from braidrec.models.alignment import id_keys, paired_info_nce
 
 
 def _per_pair_reference(modalities, mask, ids, pairs, temperature) -> float:
@@ -56,3 +56,11 @@ def test_a_pair_no_item_has_adds_nothing_and_no_pairs_is_refused():
     assert float(paired_info_nce(modalities, mask, tf.constant(["a", "b", "c"]), [(0, 1)], 0.1)) == 0.0
     with pytest.raises(ValueError, match="at least one modality pair"):
         paired_info_nce(modalities, mask, tf.constant(["a", "b", "c"]), [], 0.1)
+
+
+@pytest.mark.parametrize("ids", [["b", "a", "b", "c"], [7, 3, 7, 1]])
+def test_id_keys_are_equal_exactly_when_the_ids_are(ids):
+    keys = id_keys(tf.constant(ids)).numpy()
+    assert np.issubdtype(keys.dtype, np.integer)
+    same = np.array(ids)[:, None] == np.array(ids)[None, :]
+    np.testing.assert_array_equal(keys[:, None] == keys[None, :], same)

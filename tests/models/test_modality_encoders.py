@@ -71,9 +71,9 @@ def test_text_dropout_keeps_each_token_at_the_rate():
     masks = []
     original = layer.pool.call
 
-    def spy(sequence, mask):
+    def spy(sequence, mask, index=None):
         masks.append(mask.numpy())
-        return original(sequence, mask)
+        return original(sequence, mask, index=index)
 
     layer.pool.call = spy
     layer(tokens, training=True)
