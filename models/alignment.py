@@ -12,8 +12,8 @@ MASKED_SCORE = tf.float32.min / 100.0
 def id_keys(ids: tf.Tensor) -> tf.Tensor:
     """Item ids -> int64 keys for pairwise equality tests (accidental-hit masks).
 
-    Comparing [N, N] strings took about 8 ms per mask in an ml-100k training
-    step; integers take a fraction of that. Keys are a 63-bit hash, so two ids
+    Comparing [N, N] strings took about 8 ms of op time per mask in a profiled
+    ml-100k training step; integers take a fraction of that. Keys are a 63-bit hash, so two ids
     of a catalogue share one with probability about n^2 / 2^64, and a shared key
     would only drop one negative from a row. Integer ids pass through.
     """
