@@ -61,12 +61,12 @@ def paired_info_nce(
     count = tf.shape(item_ids)[0]
     keys = id_keys(item_ids)
     other_item = tf.not_equal(keys[:, None], keys[None, :]) | tf.eye(count, dtype=tf.bool)
-    # The same mask serves both directions: it is symmetric in (row, column) but for the columns' validity.
-    allowed = valid[:, None, :] & other_item[None]
-
-    def cross_entropy(logits: tf.Tensor) -> tf.Tensor:
-        masked = tf.where(allowed, logits, MASKED_SCORE)
-        return tf.reduce_logsumexp(masked, axis=-1) - tf.linalg.diag_part(logits)
-
-    per_row = cross_entropy(scores) + cross_entropy(tf.transpose(scores, [0, 2, 1]))
+    # scores[p, n, m] is left row n against right row m. The left-to-right direction takes a
+    # softmax along m over the valid columns, the right-to-left one along n over the valid rows:
+    # both read the one score tensor, with no transposed copy. The masks are added as constants
+    # rather than selected (tf.where), so the backward pass has no zero-filled [P, N, N] tensors.
+    zero = tf.zeros([], scores.dtype)
+    left_to_right = tf.reduce_logsumexp(scores + tf.where(valid[:, None, :] & other_item, zero, MASKED_SCORE), axis=2)
+    right_to_left = tf.reduce_logsumexp(scores + tf.where(valid[:, :, None] & other_item, zero, MASKED_SCORE), axis=1)
+    per_row = left_to_right + right_to_left - 2.0 * tf.linalg.diag_part(scores)
     return tf.reduce_sum(tf.where(valid, per_row, 0.0)) / (2.0 * len(pairs))

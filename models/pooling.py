@@ -38,17 +38,27 @@ class MaskedAttentionPooling(keras.layers.Layer):
             # A broadcast product, not einsum("bl,bld->bd"), whose gradient is a batched matmul
             # of inner size 1: the costliest op of an ml-100k training step on CPU.
             return tf.reduce_sum(self._weights(self._logits(sequence), mask)[..., None] * sequence, axis=1)
-        weights = self._weights(tf.gather(self._logits(sequence), index), mask)
-        # [batch, distinct] sparse weights times the distinct vectors: no [batch, length, dim]
-        # tensor, and padding costs nothing.
+        # A row's softmax weights are exp(score) / its sum, and a shift of every score by one
+        # constant cancels out: so the pooled row is C @ (e * sequence) / C @ e, with e the
+        # distinct vectors' exp(score - max) and C the [batch, distinct] count of each
+        # vector's valid positions in the row. C is a constant, so the backward pass needs no
+        # gradient of a per-position weight (two [positions, dim] gathers, the costliest ops
+        # of the step), and padding costs nothing. The clamp at -60 (exp(-60) is about 1e-26,
+        # a normal float32) keeps every row with a valid position from dividing by zero; it
+        # changes the weights only of a row whose every score is 60 below the batch's best.
+        logits = self._logits(sequence)
+        scale = tf.exp(tf.maximum(logits - tf.stop_gradient(tf.reduce_max(logits)), -60.0))[:, None]
         valid = tf.where(mask)
         columns = tf.cast(tf.gather_nd(index, valid), tf.int64)
-        matrix = tf.SparseTensor(
+        counts = tf.SparseTensor(
             tf.stack([valid[:, 0], columns], axis=1),
-            tf.gather_nd(weights, valid),
+            tf.ones(tf.shape(valid)[:1], sequence.dtype),
             tf.cast(tf.stack([tf.shape(index)[0], tf.shape(sequence)[0]]), tf.int64),
         )
-        return tf.sparse.sparse_dense_matmul(matrix, sequence)
+        sums = tf.sparse.sparse_dense_matmul(counts, tf.concat([scale * sequence, scale], axis=1))
+        total = sums[:, -1:]
+        # A row with no valid position has zero sums: it gives zeros, as the unindexed form does.
+        return sums[:, :-1] / tf.where(total > 0, total, tf.ones_like(total))
 
     def prefixes(self, sequence, mask):
         """Pools every prefix: row ``k`` of the result pools the valid positions ``<= k``.

@@ -96,8 +96,16 @@ class ItemTower(keras.layers.Layer):
         self.fusion = ModalityFusion(config.fusion, name="fusion")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
-    def encode_all(self, features: dict, training: bool = False) -> dict:
+    def encode_all(self, features: dict, training: bool = False, fused_rows: int | tf.Tensor | None = None) -> dict:
         """Every intermediate of the item tower.
+
+        Args:
+            features: the items' features, [batch, ...] each.
+            training: train-time id dropout and augmentation.
+            fused_rows: when given, only the first ``fused_rows`` items are fused and projected
+                (``embedding``, ``weights``, ``prior``, ``content`` have that many rows); the rest
+                get ``modalities`` and ``mask`` only, all the alignment loss reads. The random
+                draws still cover every row, so the first rows come out as without it.
 
         Returns:
             ``embedding`` [batch, dim] (normalised with ``scoring=cosine``), ``weights`` [batch, M] (fusion),
@@ -146,15 +154,19 @@ class ItemTower(keras.layers.Layer):
                 drop = tf.random.uniform(tf.shape(id_present)) < self.id_dropout
             mask = tf.concat([(mask[:, :1] & ~(drop & has_content)[:, None]), mask[:, 1:]], axis=1)
         stacked = tf.stack(embeddings, axis=1)
+        fuse_stacked, fuse_mask, fuse_present = stacked, mask, id_present
+        if fused_rows is not None:
+            fuse_stacked, fuse_mask, fuse_present = stacked[:fused_rows], mask[:fused_rows], id_present[:fused_rows]
+            features, tokens = {k: v[:fused_rows] for k, v in features.items()}, tokens[:fused_rows]
         extra = {}
         if self.dot:
-            embedding, weights, extra["content"] = self._dot_embedding(stacked, mask)
+            embedding, weights, extra["content"] = self._dot_embedding(fuse_stacked, fuse_mask)
         else:
-            fused, weights = self.fusion(stacked, mask)
+            fused, weights = self.fusion(fuse_stacked, fuse_mask)
             embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
         # The prior is fitted after training and is no part of the loss: training skips it.
         groups = None if training else self.prior_inputs(features, tokens)
-        prior = tf.zeros(tf.shape(id_present), tf.float32) if groups is None else self.content_prior(groups, id_present)
+        prior = tf.zeros(tf.shape(fuse_present), tf.float32) if groups is None else self.content_prior(groups, fuse_present)
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior, **extra}
 
     def _dot_embedding(self, stacked: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

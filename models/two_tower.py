@@ -111,7 +111,9 @@ class BraidModel(tfrs.Model):
         if aligned:
             # One item-tower pass over the targets and the alignment items: half the ops of two.
             count = tf.shape(targets[contract.ITEM_ID])[0]
-            both = self.item_tower.encode_all({k: tf.concat([v, aligned[k]], 0) for k, v in targets.items()}, training=training)
+            # Fusion and projection only where a loss reads them: the balance term reads the alignment items' weights.
+            both = self.item_tower.encode_all({k: tf.concat([v, aligned[k]], 0) for k, v in targets.items()}, training=training,
+                                              fused_rows=None if self.balance_weight > 0 else count)
             encoded = {k: v[:count] for k, v in both.items()}
             encoded_aligned, aligned_ids = {k: v[count:] for k, v in both.items()}, aligned[contract.ITEM_ID]
         else:

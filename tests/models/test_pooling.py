@@ -47,3 +47,34 @@ def test_pooling_is_a_softmax_weighted_mean_of_the_valid_positions(pooled_inputs
         expected = (weights / weights.sum()) @ sequence[row].numpy()[valid]
         np.testing.assert_allclose(result[row], expected, atol=1e-5)
     np.testing.assert_array_equal(result[3], np.zeros(8))
+
+
+class FixedScorePooling(MaskedAttentionPooling):
+    """The pooling with given scores per distinct vector, to test its arithmetic at extreme scores."""
+
+    def __init__(self, scores, **kwargs):
+        super().__init__(8, **kwargs)
+        self.fixed = tf.Variable(scores, dtype=tf.float32)
+
+    def _logits(self, sequence):
+        return self.fixed
+
+
+def test_scores_beyond_the_float_range_of_exp_still_pool_every_row(pooled_inputs):
+    vectors, _, _ = pooled_inputs
+    # Row 0 holds the best vector; rows 1 and 2 only vectors scoring 100-300 below it, whose
+    # exp(score - best) underflows in float32.
+    index = tf.constant([[0, 1, 2, 0], [1, 3, 3, 0], [2, 4, 0, 0]])
+    mask = tf.constant([[True, True, True, False], [True, True, False, False], [True, True, False, False]])
+    layer = FixedScorePooling([0.0, -100.0, -300.0, -100.0, -200.0])
+    with tf.GradientTape() as tape:
+        tape.watch(vectors)
+        result = layer(vectors, mask, index=index)
+        loss = tf.reduce_sum(result**2)
+    gradients = tape.gradient(loss, [vectors, layer.fixed])
+    assert all(np.isfinite(tf.convert_to_tensor(g).numpy()).all() for g in gradients)
+    # The exact softmax where it is representable; rows far below the best get a mean of their
+    # vectors (the documented clamp) rather than zeros or NaN.
+    np.testing.assert_allclose(result[0], vectors[0], atol=1e-6)
+    np.testing.assert_allclose(result[1], (vectors[1] + vectors[3]) / 2, atol=1e-6)
+    np.testing.assert_allclose(result[2], (vectors[2] + vectors[4]) / 2, atol=1e-6)

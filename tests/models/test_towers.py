@@ -177,3 +177,21 @@ def test_dot_head_user_is_the_layer_normed_last_state_whatever_the_user_id(tiny_
 def test_bad_head_settings_are_refused(tiny_run, changes, message):
     with pytest.raises(ValueError, match=message):
         _model(tiny_run, **changes)
+
+
+@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("training", [False, True])
+def test_fused_rows_fuses_the_first_rows_only_and_changes_nothing_else(tiny_run, catalogue, head, training):
+    model = _model(tiny_run, id_dropout=0.5, text_token_dropout=0.3, image_noise=0.5, **head)
+    features = {k: tf.constant(v) for k, v in catalogue.features.items()}
+    count = len(catalogue.features[contract.ITEM_ID]) // 2
+    tf.random.set_seed(4)
+    whole = model.item_tower.encode_all(features, training=training)
+    tf.random.set_seed(4)
+    first = model.item_tower.encode_all(features, training=training, fused_rows=count)
+    for key, value in first.items():
+        expected = whole[key].numpy()
+        if key not in ("modalities", "mask"):
+            assert value.shape[0] == count, key
+            expected = expected[:count]
+        np.testing.assert_allclose(value.numpy(), expected, atol=1e-6, err_msg=key)
