@@ -16,6 +16,7 @@ from braidrec.models.fusion import ModalityFusion
 
 
 TEXT_TOKENS = "text_tokens"
+SCORINGS = ("cosine", "dot")
 
 
 class ItemTower(keras.layers.Layer):
@@ -44,12 +45,14 @@ class ItemTower(keras.layers.Layer):
         temperature: the retrieval temperature, which puts the prior in the towers' score units.
 
     Raises:
-        ValueError: unknown disabled modalities, or augmentation without id dropout.
+        ValueError: unknown disabled modalities or ``model.scoring``, or augmentation without id dropout.
     """
 
     def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, extract: ExtractConfig,
                  temperature: float, **kwargs):
         super().__init__(**kwargs)
+        if config.scoring not in SCORINGS:
+            raise ValueError(f"model.scoring '{config.scoring}' is not one of {SCORINGS}")
         dim = config.embedding_dim
         self.id_dropout = config.id_dropout
         self.modality_dropout = config.modality_dropout

@@ -10,10 +10,10 @@ from braidrec.config import ModelConfig
 from braidrec.features import contract
 from braidrec.models import encoders
 from braidrec.models.pooling import MaskedAttentionPooling
+from braidrec.models.towers import SCORINGS
 
 POOLINGS = ("attention", "last")
 NORMS = ("post", "pre")
-SCORINGS = ("cosine", "dot")
 
 
 class HistoryBlock(keras.layers.Layer):

@@ -9,6 +9,7 @@ import tensorflow as tf
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract, readers
 from braidrec.models.evaluate import item_embeddings
+from braidrec.models.towers import ItemTower
 from braidrec.models.two_tower import BraidModel
 
 
@@ -34,6 +35,12 @@ def test_disabled_modalities_get_no_weight(tiny_run, catalogue, disabled):
 def test_unknown_disabled_modality_is_refused(tiny_run):
     with pytest.raises(ValueError, match="disabled_modalities"):
         _model(tiny_run, disabled_modalities=["audio"])
+
+
+def test_unknown_scoring_is_refused_by_the_item_tower_alone(tiny_run):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    with pytest.raises(ValueError, match="model.scoring 'Dot' is not one of"):
+        ItemTower(vocab, ModelConfig(scoring="Dot"), ExtractConfig(), 1.0)
 
 
 def test_text_query_embeds_into_item_space(tiny_run):
