@@ -57,8 +57,9 @@ def dot_model(tiny_run, tmp_path_factory):
 
 
 @pytest.mark.parametrize("model", ["tiny", "dot"])
-def test_save_load_compare(tiny_run, dot_model, tmp_path, servable, model):
-    module = build_module(tiny_run["model"] if model == "tiny" else dot_model, k=10)
+def test_save_load_compare(tiny_run, tmp_path, servable, model, request):
+    # The dot model is trained only when its case runs.
+    module = build_module(tiny_run["model"] if model == "tiny" else request.getfixturevalue("dot_model"), k=10)
     users = tf.constant(_known_users(servable) + ["someone-new"])
     before = module.serve(users)
     version = save_module(module, tmp_path, "copy")
