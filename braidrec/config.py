@@ -140,9 +140,10 @@ class TrainConfig:
     fusion_balance_weight: float = 0.0
     # Items drawn uniformly from the catalogue per batch for the alignment loss (0: the batch's
     # targets, which popularity skews); cross-modal retrieval is judged over every item alike.
-    # The alignment loss is about half of a training step: on ml-100k 256 made epochs about 1.6x faster
-    # (8.2 vs 13.1 s) for warm Recall@10 / NDCG@10 / cold Recall@10 0.202 / 0.106 / 0.233 against
-    # 0.203 / 0.108 / 0.238 (3 seeds, bench variant alignment256); a speed option, not the default.
+    # On ml-100k 256 made epochs about 1.4x faster (6.3-7.5 vs 8.7-10.2 s) for warm Recall@10 / NDCG@10 /
+    # cold Recall@10 0.207 / 0.108 / 0.234 against 0.199 / 0.106 / 0.238 (3 seeds, bench variant
+    # alignment256; 0.202 / 0.106 / 0.233 against 0.203 / 0.108 / 0.238 in the run before, which summed
+    # floats in another order): equal within noise, and a speed option, not the default.
     alignment_items: int = 512
     # Epochs without a gain in validation Recall@10 before stopping. Validation over ~1000 users
     # rises in steps with plateaus; 4 stopped ml-100k runs on a plateau (one seed at epoch 9 of 29).
