@@ -19,6 +19,12 @@ TEXT_TOKENS = "text_tokens"
 SCORINGS = ("cosine", "dot")
 
 
+def check_scoring(scoring: str) -> None:
+    """Raises ValueError naming ``model.scoring`` unless it is one of :data:`SCORINGS` (both towers check it)."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"model.scoring '{scoring}' is not one of {SCORINGS}")
+
+
 class ItemTower(keras.layers.Layer):
     """Item features -> L2-normalised embedding, and per-modality fusion weights.
 
@@ -51,8 +57,7 @@ class ItemTower(keras.layers.Layer):
     def __init__(self, vocab: contract.Vocabularies, config: ModelConfig, extract: ExtractConfig,
                  temperature: float, **kwargs):
         super().__init__(**kwargs)
-        if config.scoring not in SCORINGS:
-            raise ValueError(f"model.scoring '{config.scoring}' is not one of {SCORINGS}")
+        check_scoring(config.scoring)
         dim = config.embedding_dim
         self.id_dropout = config.id_dropout
         self.modality_dropout = config.modality_dropout
@@ -160,7 +165,6 @@ class ItemTower(keras.layers.Layer):
         fuse_stacked, fuse_mask, fuse_present = stacked, mask, id_present
         if fused_rows is not None:
             fuse_stacked, fuse_mask, fuse_present = stacked[:fused_rows], mask[:fused_rows], id_present[:fused_rows]
-            features, tokens = {k: v[:fused_rows] for k, v in features.items()}, tokens[:fused_rows]
         extra = {}
         if self.dot:
             embedding, weights, extra["content"] = self._dot_embedding(fuse_stacked, fuse_mask)
@@ -168,7 +172,11 @@ class ItemTower(keras.layers.Layer):
             fused, weights = self.fusion(fuse_stacked, fuse_mask)
             embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
         # The prior is fitted after training and is no part of the loss: training skips it.
-        groups = None if training else self.prior_inputs(features, tokens)
+        groups = None
+        if not training:
+            if fused_rows is not None:
+                features, tokens = {k: v[:fused_rows] for k, v in features.items()}, tokens[:fused_rows]
+            groups = self.prior_inputs(features, tokens)
         prior = tf.zeros(tf.shape(fuse_present), tf.float32) if groups is None else self.content_prior(groups, fuse_present)
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior, **extra}
 

@@ -10,7 +10,7 @@ from braidrec.config import ModelConfig
 from braidrec.features import contract
 from braidrec.models import encoders
 from braidrec.models.pooling import MaskedAttentionPooling
-from braidrec.models.towers import SCORINGS
+from braidrec.models.towers import check_scoring
 
 POOLINGS = ("attention", "last")
 NORMS = ("post", "pre")
@@ -86,8 +86,7 @@ class UserTower(keras.layers.Layer):
             raise ValueError(f"model.history_pooling '{config.history_pooling}' is not one of {POOLINGS}")
         if config.history_norm not in NORMS:
             raise ValueError(f"model.history_norm '{config.history_norm}' is not one of {NORMS}")
-        if config.scoring not in SCORINGS:
-            raise ValueError(f"model.scoring '{config.scoring}' is not one of {SCORINGS}")
+        check_scoring(config.scoring)
         if config.scoring == "dot" and config.user_features:
             raise ValueError("model.user_features needs model.scoring=cosine: the dot head scores the history "
                              "alone (pass --model.user_features false, or --model.scoring cosine)")
