@@ -145,7 +145,9 @@ class TrainConfig:
     # alignment256; 0.202 / 0.106 / 0.233 against 0.203 / 0.108 / 0.238 in the run before, which summed
     # floats in another order): equal within noise, and a speed option, not the default.
     alignment_items: int = 512
-    # Epochs without a gain in validation Recall@10 before stopping. Validation over ~1000 users
+    # The validation metric that picks the best epoch and drives early stopping: recall@K or ndcg@K.
+    selection_metric: str = "recall@10"
+    # Epochs without a gain in the selection metric before stopping. Validation over ~1000 users
     # rises in steps with plateaus; 4 stopped ml-100k runs on a plateau (one seed at epoch 9 of 29).
     patience: int = 8
     # Time constant, in epochs, of an exponential moving average of the weights that replaces them at

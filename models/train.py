@@ -1,4 +1,4 @@
-"""``braid train``: fit the two-tower model, early-stopped on validation Recall@10."""
+"""``braid train``: fit the two-tower model, early-stopped on a validation metric (``train.selection_metric``)."""
 
 from __future__ import annotations
 
@@ -21,22 +21,55 @@ from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 
 VAL_METRIC = "val_recall@10"
 EXAMPLES = ("sequence", "pairs")
+SELECTION_METRICS = ("recall", "ndcg")
 
 
-class ValidationRecall(keras.callbacks.Callback):
-    """Full-ranking Recall@10 on the val split after each epoch; keeps the best weights.
+def selection_cutoff(metric: str) -> int:
+    """The cut-off K of ``train.selection_metric``.
 
-    Stops after ``patience`` epochs without improvement and restores the best
-    epoch's weights at the end (in-batch loss is a poor proxy for ranking).
-    With ``train.weight_ema_epochs`` the weights it sees are the moving average (see :func:`optimizer`).
+    Args:
+        metric: ``recall@K`` or ``ndcg@K``.
+
+    Returns:
+        K.
+
+    Raises:
+        ValueError: another metric name, or K not a positive integer.
+    """
+    name, _, cutoff = metric.partition("@")
+    if name not in SELECTION_METRICS or not cutoff.isdigit() or int(cutoff) < 1:
+        raise ValueError(f"train.selection_metric '{metric}' must be recall@K or ndcg@K with an integer K >= 1, "
+                         "e.g. --train.selection_metric recall@20")
+    return int(cutoff)
+
+
+class BestValidationEpoch(keras.callbacks.Callback):
+    """Full-ranking validation after each epoch; keeps the weights of the best one.
+
+    The epoch is chosen by ``metric`` (``train.selection_metric``); validation
+    Recall@10 is logged beside it. Stops after ``patience`` epochs without
+    improvement and restores the best epoch's weights at the end (in-batch
+    loss is a poor proxy for ranking). With ``train.weight_ema_epochs`` the
+    weights it sees are the moving average (see :func:`optimizer`).
+
+    Args:
+        data: the evaluation data (its val split is used).
+        metric: ``recall@K`` or ``ndcg@K``.
+        patience: epochs without a gain before stopping.
+
+    Raises:
+        ValueError: an unknown metric (see :func:`selection_cutoff`).
     """
 
-    def __init__(self, data: EvalData, patience: int):
+    def __init__(self, data: EvalData, metric: str, patience: int):
         super().__init__()
         self.data = data
+        self.metric = metric
+        self.ks = sorted({10, selection_cutoff(metric)})
         self.patience = patience
         self.best = -1.0
         self.best_epoch = -1
+        self.best_metrics: dict[str, float] = {}
         self.best_weights = None
         self.started = time.time()
         self.seconds_to_best = 0.0
@@ -45,13 +78,16 @@ class ValidationRecall(keras.callbacks.Callback):
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = model_metrics(self.model, self.data, [10], split=contract.SPLIT_VAL, cold=False)
-        value = metrics["warm"]["recall@10"]
+        metrics = model_metrics(self.model, self.data, self.ks, split=contract.SPLIT_VAL, cold=False)["warm"]
+        value = metrics[self.metric]
         if logs is not None:
-            logs[VAL_METRIC] = value
-        print(f"epoch {epoch + 1}: {VAL_METRIC} = {value:.4f}", flush=True)
+            logs[VAL_METRIC] = metrics["recall@10"]
+            logs["val_" + self.metric] = value
+        print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
+              + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
         if value > self.best:
             self.best, self.best_epoch = value, epoch
+            self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
             self.best_weights = self.model.get_weights()
         elif epoch - self.best_epoch >= self.patience:
@@ -105,6 +141,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         The training history (per-epoch loss and validation Recall@10, best epoch, seconds).
     """
     started = time.time()
+    selection_cutoff(config.train.selection_metric)  # a bad metric fails before any work
     features_dir = Path(features_dir)
     keras.utils.set_random_seed(config.train.seed)
     if config.train.deterministic:
@@ -137,15 +174,18 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         profiles=datasets.tower_profiles(model.user_tower, data.histories, users),
     )
     model.compile(optimizer=optimizer(config.train, int(train_data.cardinality())))
-    validation = ValidationRecall(data, config.train.patience)
+    validation = BestValidationEpoch(data, config.train.selection_metric, config.train.patience)
     fit = model.fit(train_data, epochs=config.train.epochs, callbacks=[validation], verbose=config.train.verbose)
     # After the towers: the prior reads content only and never enters the retrieval loss.
     prior = model.item_tower.fit_prior(catalogue_features, data.train_counts, config.train.seed)
     history = {
         "loss": [float(v) for v in fit.history.get("loss", [])],
         VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
+        "selection_metric": validation.metric,
+        "val_" + validation.metric: [float(v) for v in fit.history.get("val_" + validation.metric, [])],
         "best_epoch": validation.best_epoch + 1,
-        "best_val_recall@10": validation.best,
+        # The best epoch's validation metrics, Recall@10 whatever the selection metric.
+        "best_val": validation.best_metrics,
         # Fitting time until the best epoch's validation finished (setup and the later epochs excluded).
         "seconds_to_best_epoch": round(validation.seconds_to_best, 1),
         "train_examples": int((targets != contract.PAD).sum()),

@@ -117,7 +117,8 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str]) -> int:
         from braidrec.models.train import train
 
         history = train(args.features, args.out, config)
-        print(f"best epoch {history['best_epoch']}: val recall@10 {history['best_val_recall@10']:.4f} -> {args.out}")
+        metric = history["selection_metric"]
+        print(f"best epoch {history['best_epoch']}: val {metric} {history['best_val'][metric]:.4f} -> {args.out}")
     elif args.command == "evaluate":
         from braidrec.models.evaluate_run import evaluate_model_dir, write_metrics
 

@@ -11,7 +11,8 @@ from tensorflow.python.framework import config as tf_config
 
 from braidrec.config import RunConfig, TrainConfig
 from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON
-from braidrec.models.train import optimizer, train
+from braidrec.models import train as train_module
+from braidrec.models.train import BestValidationEpoch, optimizer, selection_cutoff, train
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,7 @@ from braidrec.models.train import optimizer, train
         ({"disabled_modalities": ["text"]}, {"fusion_balance_weight": 0.1}),
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
-        ({}, {"weight_ema_epochs": 1.2, "epochs": 2}),
+        ({}, {"weight_ema_epochs": 1.2, "epochs": 2, "selection_metric": "ndcg@20"}),
         # SASRec's head (bench/variants.py, sasrec_head).
         ({"scoring": "dot", "history_norm": "pre", "history_pooling": "last"},
          {"temperature": 1.0, "adam_beta2": 0.98, "weight_ema_epochs": 0.0}),
@@ -36,7 +37,10 @@ def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train
         setattr(config.train, key, value)
     history = train(tiny_run["features"], tmp_path / "model", config)
     assert np.isfinite(history["loss"]).all()
-    assert 0 <= history["best_val_recall@10"] <= 1
+    assert history["selection_metric"] == config.train.selection_metric
+    assert 0 <= history["best_val"][config.train.selection_metric] <= 1
+    assert 0 <= history["best_val"]["recall@10"] <= 1
+    assert len(history["val_" + config.train.selection_metric]) == len(history["loss"])
     assert 0 < history["seconds_to_best_epoch"] <= history["seconds"]
     saved = json.loads((tmp_path / "model" / MODEL_JSON).read_text())
     assert saved["model"]["disabled_modalities"] == config.model.disabled_modalities
@@ -91,3 +95,41 @@ def test_a_seed_gives_the_same_training_run_twice(tiny_run, tmp_path):
     assert first["val_recall@10"] == second["val_recall@10"]
     config.train.seed = 1
     assert train(tiny_run["features"], tmp_path / "third", config)["loss"] != first["loss"]
+
+
+# Validation (recall@10, recall@20) per epoch: Recall@10 peaks at epoch 1, Recall@20 at epoch 2.
+SCRIPTED_VALIDATION = [(0.30, 0.40), (0.20, 0.50), (0.25, 0.45), (0.26, 0.44), (0.27, 0.43)]
+
+
+@pytest.mark.parametrize("metric, best_epoch, epochs_run", [("recall@10", 0, 3), ("recall@20", 1, 4)])
+def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypatch, metric, best_epoch, epochs_run):
+    epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
+
+    def scripted(model, data, ks, split, cold):
+        r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
+        return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
+
+    monkeypatch.setattr(train_module, "model_metrics", scripted)
+    model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
+    callback = BestValidationEpoch(data=None, metric=metric, patience=2)
+    callback.set_model(model)
+    callback.on_train_begin()
+    run = 0
+    while not model.stop_training and run < len(SCRIPTED_VALIDATION):
+        model.set_weights([np.full((1, 1), float(run))])  # the weights say which epoch made them
+        callback.on_epoch_end(run, logs={})
+        run += 1
+    callback.on_train_end()
+    assert (callback.best_epoch, run) == (best_epoch, epochs_run)
+    assert callback.best_metrics["recall@10"] == SCRIPTED_VALIDATION[best_epoch][0]
+    assert model.get_weights()[0].item() == best_epoch
+
+
+@pytest.mark.parametrize("metric", ["recall", "recall@0", "recall@ten", "mrr@10", "precision@5"])
+def test_selection_metric_refuses_what_it_cannot_compute(metric, tiny_run, tmp_path):
+    with pytest.raises(ValueError, match="recall@K or ndcg@K"):
+        selection_cutoff(metric)
+    config = RunConfig()
+    config.train.selection_metric = metric
+    with pytest.raises(ValueError, match="train.selection_metric"):
+        train(tiny_run["features"], tmp_path / "model", config)
