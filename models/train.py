@@ -138,7 +138,12 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         config: uses its ``model``, ``extract`` and ``train`` sections.
 
     Returns:
-        The training history (per-epoch loss and validation Recall@10, best epoch, seconds).
+        The training history: per-epoch loss, validation Recall@10 and the selection metric, the best
+        epoch and its validation metrics, seconds.
+
+    Raises:
+        ValueError: an unknown ``train.selection_metric`` or ``train.examples``, sequence examples with a
+            non-causal history, or an empty train split.
     """
     started = time.time()
     selection_cutoff(config.train.selection_metric)  # a bad metric fails before any work

@@ -106,6 +106,7 @@ def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypat
     epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
 
     def scripted(model, data, ks, split, cold):
+        assert selection_cutoff(metric) in ks and 10 in ks
         r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
         return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
 
