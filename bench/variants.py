@@ -51,6 +51,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     # The best epoch chosen by validation Recall@50 instead of Recall@10 (train.selection_metric), with
     # 256 alignment items so that the later epochs it picks cost less (seed 0 still took 308 s; README, Training).
     "select_recall50": {"train.selection_metric": "recall@50", "train.alignment_items": 256},
+    # The same selection at the default 512 alignment items: the selection's effect alone.
+    "select_recall50_512": {"train.selection_metric": "recall@50"},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
