@@ -67,7 +67,6 @@ class BestValidationEpoch(keras.callbacks.Callback):
         self.metric = metric
         self.ks = sorted({10, selection_cutoff(metric)})
         self.patience = patience
-        self.best = -1.0
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.best_weights = None
@@ -85,8 +84,8 @@ class BestValidationEpoch(keras.callbacks.Callback):
             logs["val_" + self.metric] = value
         print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
-        if value > self.best:
-            self.best, self.best_epoch = value, epoch
+        if value > self.best_metrics.get(self.metric, -1.0):
+            self.best_epoch = epoch
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
             self.best_weights = self.model.get_weights()
