@@ -12,10 +12,13 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
-# The default before 12201b9: no content augmentation, patience 4. The rows measured on it
-# keep these overrides so that they still reproduce.
+# The default before 2026-12-01 (commit "Default: recall@50 selection..."): the best epoch chosen by
+# validation Recall@10, 512 alignment items. Every row measured on it keeps these overrides, so that
+# it still reproduces.
+_RECALL10_512: dict[str, object] = {"train.selection_metric": "recall@10", "train.alignment_items": 512}
+# The default before 12201b9: besides, no content augmentation and patience 4.
 _NO_AUGMENT_PATIENCE4: dict[str, object] = {
-    "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
+    **_RECALL10_512, "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
 
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
@@ -25,15 +28,22 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
     "no_image": {"model.disabled_modalities": ["image"]},
     "no_text": {"model.disabled_modalities": ["text"]},
-    # Without the content augmentation of id-dropped items (text tokens dropped, image noise).
-    "no_augment": {"model.text_token_dropout": 0.0, "model.image_noise": 0.0},
     # Without the content popularity prior of items without a trained id (models/content_prior.py).
     "no_cold_prior": {"model.cold_prior_weight": 0.0},
+    # The previous default: the best epoch by validation Recall@10, 512 alignment items.
+    "select_recall10": dict(_RECALL10_512),
+    # Recall@10 selection with 256 alignment items: what the alignment items alone change.
+    "alignment256": {**_RECALL10_512, "train.alignment_items": 256},
+    # Recall@50 selection with 512 alignment items: what the selection alone changes.
+    "select_recall50_512": {**_RECALL10_512, "train.selection_metric": "recall@50"},
+    # Options measured on the previous default (Recall@10 selection, 512 alignment items).
+    # Without the content augmentation of id-dropped items (text tokens dropped, image noise).
+    "no_augment": {**_RECALL10_512, "model.text_token_dropout": 0.0, "model.image_noise": 0.0},
     # Attention fusion kept from ignoring a modality (train.fusion_balance_weight; off by default).
-    "fusion_balance": {"train.fusion_balance_weight": 0.1},
-    # The previous default, and the options measured against it.
+    "fusion_balance": {**_RECALL10_512, "train.fusion_balance_weight": 0.1},
+    # The default before 12201b9, and the options measured against it.
     "no_augment_patience4": dict(_NO_AUGMENT_PATIENCE4),
-    "augment_patience4": {"train.patience": 4},
+    "augment_patience4": {**_RECALL10_512, "train.patience": 4},
     # Learning rate 0.002 without the weight average (the default before 2026-11-30), and with it.
     "lr0.002": {**_NO_AUGMENT_PATIENCE4, "train.learning_rate": 0.002, "train.weight_ema_epochs": 0.0},
     "weight_ema": {**_NO_AUGMENT_PATIENCE4, "train.learning_rate": 0.002, "train.weight_ema_epochs": 1.2},
@@ -42,17 +52,11 @@ VARIANTS: dict[str, dict[str, object]] = {
     # SASRec's head (model.scoring=dot) with SASRec's settings: 2 pre-norm blocks, 1 head, dropout 0.2,
     # last position, full softmax at temperature 1, Adam beta2 0.98, no weight average, patience 10.
     "sasrec_head": {
+        **_RECALL10_512,
         "model.scoring": "dot", "model.history_norm": "pre", "model.history_blocks": 2, "model.history_heads": 1,
         "model.dropout": 0.2, "model.history_pooling": "last", "train.temperature": 1.0, "train.adam_beta2": 0.98,
         "train.weight_ema_epochs": 0.0, "train.epochs": 80, "train.patience": 10,
     },
-    # Half the alignment items per batch (train.alignment_items): about 1.4x faster epochs (README).
-    "alignment256": {"train.alignment_items": 256},
-    # The best epoch chosen by validation Recall@50 instead of Recall@10 (train.selection_metric), with
-    # 256 alignment items so that the later epochs it picks cost less (seed 0 still took 308 s; README, Training).
-    "select_recall50": {"train.selection_metric": "recall@50", "train.alignment_items": 256},
-    # The same selection at the default 512 alignment items: the selection's effect alone.
-    "select_recall50_512": {"train.selection_metric": "recall@50"},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
