@@ -50,7 +50,7 @@ def aggregate(records: list[dict]) -> list[dict]:
         for key, path in DIAGNOSTICS.items():
             values = [v for v in (_lookup(r.get("info", {}), path) for r in runs) if v is not None]
             if values:
-                row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+                row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "max": float(np.max(values))}
         row["cold random"] = any(r.get("cold", {}).get("random", False) for r in runs)
         row["seconds"] = float(np.mean([r.get("seconds", 0.0) for r in runs]))
         rows.append(row)

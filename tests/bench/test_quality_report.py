@@ -98,6 +98,20 @@ def test_acceptance_floors():
     assert "ml100k cold R@10 >= the issue's stated floor: 0.300 vs floor 0.235: PASS" in lines
 
 
+@pytest.mark.parametrize("slowest, verdict", [(300.0, "PASS"), (308.0, "FAIL")])
+def test_acceptance_checks_the_slowest_seed_against_five_minutes(slowest, verdict):
+    from bench.acceptance import check
+
+    def run(seed, to_best):
+        out = _run("braidrec attention", seed, 0.2)
+        out.update(dataset="ml100k", kind="braidrec", info={"seconds_to_best_epoch": to_best})
+        return out
+
+    # The mean (200 s) is well inside the limit; the slowest seed decides.
+    lines = check(report.aggregate([run(0, 100.0), run(1, slowest)]))
+    assert f"ml100k seconds to best epoch, slowest seed <= 300: {slowest:.0f}: {verdict}" in lines
+
+
 def test_registry_knows_every_peer_and_refuses_unknown():
     from bench.peers.registry import PEERS, fit_function
 
@@ -128,6 +142,7 @@ def test_braidrec_diagnostics_are_aggregated_and_checked():
     assert row["text_to_image recall@10"]["mean"] == pytest.approx(0.8)
     assert row["unseen text_to_image recall@10"]["mean"] == pytest.approx(0.5)
     assert row["seconds to best epoch"]["mean"] == pytest.approx(150.0)
+    assert row["seconds to best epoch"]["max"] == pytest.approx(200.0)
     lines = check([row])
     assert "synthetic text->image R@10 >= 0.8 (all items): 0.800 vs floor 0.800: PASS" in lines
     assert "synthetic text->image R@10 >= 0.8 (cold items, unseen by the alignment loss): 0.500 vs floor 0.800: FAIL" in lines
