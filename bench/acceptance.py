@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PRODUCT = "braidrec attention"
-SEQUENTIAL = {"SASRec"}
+SEQUENTIAL = {"SASRec", "SASRec (val Recall@50)"}
 CONTENT_PEER = "LightFM WARP + features"
 # The floors as the issue states them, from its reference peers (SASRec 0.199 / 0.106; LightFM
 # with features 0.157 cold, x1.5). Our own SASRec and LightFM score higher on this split, so the
@@ -43,8 +43,9 @@ def check(rows: list[dict]) -> list[str]:
         peers = [r[key]["mean"] for r in rows if r["dataset"] == "ml100k" and r["kind"] == "peer"
                  and r["method"] not in SEQUENTIAL and key in r]
         floor(f"ml100k {short} >= 1.25x best non-sequential peer", ours, 1.25 * max(peers) if peers else None)
-        sasrec = _mean(rows, "ml100k", "SASRec", key)
-        floor(f"ml100k {short} >= SASRec", ours, sasrec)
+        # Against the better of SASRec's early-stopping rules present, as a user would tune it.
+        sasrec = [v for v in (_mean(rows, "ml100k", name, key) for name in sorted(SEQUENTIAL)) if v is not None]
+        floor(f"ml100k {short} >= SASRec", ours, max(sasrec) if sasrec else None)
     content = _mean(rows, "ml100k", CONTENT_PEER, "cold recall@10")
     floor("ml100k cold R@10 >= 1.5x LightFM + features", _mean(rows, "ml100k", PRODUCT, "cold recall@10"),
           1.5 * content if content is not None else None)

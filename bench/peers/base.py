@@ -112,6 +112,6 @@ def evaluate_scorer(scorer: Scorer, data: EvalData, ks: list[int], split: int = 
     return out
 
 
-def val_recall(scorer: Scorer, data: EvalData) -> float:
-    """Validation Recall@10 (what every peer tunes and early-stops on)."""
-    return evaluate_scorer(scorer, data, [10], split=contract.SPLIT_VAL, cold=False)["warm"]["recall@10"]
+def val_recall(scorer: Scorer, data: EvalData, k: int = 10) -> float:
+    """Validation Recall@k (Recall@10 is what every peer tunes and early-stops on by default)."""
+    return evaluate_scorer(scorer, data, [k], split=contract.SPLIT_VAL, cold=False)["warm"][f"recall@{k}"]

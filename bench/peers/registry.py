@@ -15,6 +15,8 @@ _PEERS = {
     "lightfm_features": ("bench.peers.lightfm_warp", "fit_lightfm", {"features": True}),
     "tfrs_basic": ("bench.peers.tfrs_basic", "fit_tfrs_basic", {}),
     "sasrec": ("bench.peers.sasrec", "fit_sasrec", {}),
+    # The same, early-stopped on val Recall@50 as braidrec's default is (train.selection_metric).
+    "sasrec_recall50": ("bench.peers.sasrec", "fit_sasrec", {"selection_cutoff": 50}),
 }
 PEERS = tuple(_PEERS)
 QUICK_PEERS = ("popularity", "als", "lightfm_features", "sasrec")

@@ -6,7 +6,9 @@ self-attention blocks with a point-wise feed-forward layer, dropout, and the
 item embedding shared as the output layer. Unlike the paper's one sampled
 negative, the loss is the full softmax cross-entropy over every item at every
 position (as in RecBole's ``loss_type='CE'``), which is what reaches the
-reference numbers. Training early-stops on validation Recall@10.
+reference numbers. Training early-stops on validation Recall@10, or on the
+Recall@K that ``selection_cutoff`` names (peer ``sasrec_recall50``: the rule
+braidrec's default selects by, so that neither side gets a better-tuned stop).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class SASRecConfig:
     batch_size: int = 128
     max_epochs: int = 200
     patience: int = 10
+    # The validation Recall@K that picks the best epoch and drives early stopping.
+    selection_cutoff: int = 10
 
 
 class SASRecModel(keras.Model):
@@ -107,13 +111,14 @@ def _encode_histories(histories: np.ndarray, index: dict[str, int], length: int)
     return np.pad(rows, ((0, 0), (length - rows.shape[1], 0))) if rows.shape[1] < length else rows
 
 
-def fit_sasrec(data: EvalData, seed: int, config: SASRecConfig | None = None) -> Scorer:
-    """Trains SASRec on the train split, keeping the epoch with the best validation Recall@10.
+def fit_sasrec(data: EvalData, seed: int, config: SASRecConfig | None = None, **overrides) -> Scorer:
+    """Trains SASRec on the train split, keeping the epoch with the best validation Recall@K.
 
     Args:
         data: evaluation data of the features directory.
         seed: seeds TensorFlow, NumPy and Python's random (weights, dropout, shuffling).
         config: hyper-parameters; default :class:`SASRecConfig`.
+        overrides: fields of ``config`` to replace (the registry's ``sasrec_recall50``).
 
     Returns:
         A scorer of warm items (SASRec has no content: ``scores_cold`` is False).
@@ -121,7 +126,9 @@ def fit_sasrec(data: EvalData, seed: int, config: SASRecConfig | None = None) ->
     Raises:
         ValueError: when no user has two train interactions (nothing to learn).
     """
-    config = config or SASRecConfig()
+    config = dataclasses.replace(config or SASRecConfig(), **overrides)
+    if config.selection_cutoff < 1:
+        raise ValueError(f"SASRec selection_cutoff {config.selection_cutoff} must be >= 1 (the K of val Recall@K)")
     keras.utils.set_random_seed(seed)
     inputs, targets = training_windows(data, config.length)
     if len(inputs) == 0:
@@ -149,16 +156,17 @@ def fit_sasrec(data: EvalData, seed: int, config: SASRecConfig | None = None) ->
         items = model.items.embeddings.numpy()[1:]
         return last_state(tf.constant(seq)).numpy() @ items.T
 
-    scorer = Scorer("SASRec", score, info=dataclasses.asdict(config))
+    name = "SASRec" if config.selection_cutoff == 10 else f"SASRec (val Recall@{config.selection_cutoff})"
+    scorer = Scorer(name, score, info=dataclasses.asdict(config))
     best, best_epoch, best_weights, started = -1.0, 0, None, time.time()
     for epoch in range(1, config.max_epochs + 1):
         for seq, target in train:
             step(seq, target)
-        value = val_recall(scorer, data)
+        value = val_recall(scorer, data, config.selection_cutoff)
         if value > best:
             best, best_epoch, best_weights = value, epoch, model.get_weights()
         elif epoch - best_epoch >= config.patience:
             break
     model.set_weights(best_weights)
-    scorer.info.update(best_epoch=best_epoch, epochs_run=epoch, val_recall_at_10=best, seconds=round(time.time() - started, 1))
+    scorer.info.update(best_epoch=best_epoch, epochs_run=epoch, best_val_recall=best, seconds=round(time.time() - started, 1))
     return scorer

@@ -96,6 +96,10 @@ def test_acceptance_floors():
     assert "ml100k warm R@10 >= the issue's stated floor: 0.200 vs floor 0.199: PASS" in lines
     assert "ml100k warm N@10 >= the issue's stated floor: 0.100 vs floor 0.106: FAIL" in lines
     assert "ml100k cold R@10 >= the issue's stated floor: 0.300 vs floor 0.235: PASS" in lines
+    # SASRec early-stopped on val Recall@50 scores higher here: the floor is the better of the two.
+    lines = check(rows + [row("ml100k", "SASRec (val Recall@50)", "peer", 0.22)])
+    assert "ml100k warm R@10 >= SASRec: 0.200 vs floor 0.220: FAIL" in lines
+    assert "ml100k warm R@10 >= 1.25x best non-sequential peer: 0.200 vs floor 0.163: PASS" in lines
 
 
 @pytest.mark.parametrize("slowest, verdict", [(300.0, "PASS"), (308.0, "FAIL")])
@@ -115,7 +119,7 @@ def test_acceptance_checks_the_slowest_seed_against_five_minutes(slowest, verdic
 def test_registry_knows_every_peer_and_refuses_unknown():
     from bench.peers.registry import PEERS, fit_function
 
-    assert {"popularity", "als", "bpr", "lightfm", "lightfm_features", "tfrs_basic", "sasrec"} == set(PEERS)
+    assert {"popularity", "als", "bpr", "lightfm", "lightfm_features", "tfrs_basic", "sasrec", "sasrec_recall50"} == set(PEERS)
     assert callable(fit_function("popularity"))
     with pytest.raises(KeyError, match="unknown peer 'nope'"):
         fit_function("nope")
