@@ -20,9 +20,8 @@ _RECALL10_512: dict[str, object] = {"train.selection_metric": "recall@10", "trai
 _NO_AUGMENT_PATIENCE4: dict[str, object] = {
     **_RECALL10_512, "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
 
-# name -> overrides; "attention" is the default configuration (the product).
-VARIANTS: dict[str, dict[str, object]] = {
-    "attention": {"model.fusion": "attention"},
+# The ablations of the default: fusion, the alignment loss, each content modality, the cold prior.
+_ABLATIONS: dict[str, dict[str, object]] = {
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
     "no_alignment": {"train.alignment_weight": 0.0, "train.behaviour_alignment_weight": 0.0},
@@ -30,8 +29,16 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_text": {"model.disabled_modalities": ["text"]},
     # Without the content popularity prior of items without a trained id (models/content_prior.py).
     "no_cold_prior": {"model.cold_prior_weight": 0.0},
-    # The previous default: the best epoch by validation Recall@10, 512 alignment items.
+}
+
+# name -> overrides; "attention" is the default configuration (the product).
+VARIANTS: dict[str, dict[str, object]] = {
+    "attention": {"model.fusion": "attention"},
+    **_ABLATIONS,
+    # The previous default: the best epoch by validation Recall@10, 512 alignment items,
+    # and its ablations (<name>_recall10).
     "select_recall10": dict(_RECALL10_512),
+    **{f"{name}_recall10": {**_RECALL10_512, **overrides} for name, overrides in _ABLATIONS.items()},
     # Recall@10 selection with 256 alignment items: what the alignment items alone change.
     "alignment256": {**_RECALL10_512, "train.alignment_items": 256},
     # Recall@50 selection with 512 alignment items: what the selection alone changes.
