@@ -12,7 +12,7 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
-# The default before 2026-12-01 (commit "Default: recall@50 selection..."): the best epoch chosen by
+# The default before 9f50ec7 (2026-12-01): the best epoch chosen by
 # validation Recall@10, 512 alignment items. Every row measured on it keeps these overrides, so that
 # it still reproduces.
 _RECALL10_512: dict[str, object] = {"train.selection_metric": "recall@10", "train.alignment_items": 512}
