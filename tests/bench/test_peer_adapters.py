@@ -87,4 +87,3 @@ def test_peer_scores_every_catalogue_item(data, fit, cold):
     metrics = evaluate_scorer(scorer, data, [10])
     assert 0.0 <= metrics["warm"]["recall@10"] <= 1.0
     assert scorer.scores_cold is cold and metrics["cold"].get("random", False) is not cold
-
