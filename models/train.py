@@ -47,7 +47,8 @@ class BestValidationEpoch(keras.callbacks.Callback):
     """Full-ranking validation after each epoch; keeps the weights of the best one.
 
     The epoch is chosen by ``metric`` (``train.selection_metric``); validation
-    Recall@10 is logged beside it. Stops after ``patience`` epochs without
+    Recall@10 is logged beside it. An epoch improves on the best only when it
+    beats it by more than ``min_delta``. Stops after ``patience`` epochs without
     improvement and restores the best epoch's weights at the end (in-batch
     loss is a poor proxy for ranking). With ``train.weight_ema_epochs`` the
     weights it sees are the moving average (see :func:`optimizer`).
@@ -56,17 +57,21 @@ class BestValidationEpoch(keras.callbacks.Callback):
         data: the evaluation data (its val split is used).
         metric: ``recall@K`` or ``ndcg@K``.
         patience: epochs without a gain before stopping.
+        min_delta: the least rise of the metric that counts as a gain.
 
     Raises:
-        ValueError: an unknown metric (see :func:`selection_cutoff`).
+        ValueError: an unknown metric (see :func:`selection_cutoff`) or a negative ``min_delta``.
     """
 
-    def __init__(self, data: EvalData, metric: str, patience: int):
+    def __init__(self, data: EvalData, metric: str, patience: int, min_delta: float = 0.0):
         super().__init__()
         self.data = data
         self.metric = metric
         self.ks = sorted({10, selection_cutoff(metric)})
         self.patience = patience
+        if min_delta < 0:
+            raise ValueError(f"train.min_delta {min_delta} must be >= 0 (0: any rise of {metric} counts as a gain)")
+        self.min_delta = min_delta
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.best_weights = None
@@ -84,7 +89,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
             logs["val_" + self.metric] = value
         print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
-        if value > self.best_metrics.get(self.metric, -1.0):
+        if value > self.best_metrics.get(self.metric, -1.0) + self.min_delta:
             self.best_epoch = epoch
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
@@ -178,7 +183,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         profiles=datasets.tower_profiles(model.user_tower, data.histories, users),
     )
     model.compile(optimizer=optimizer(config.train, int(train_data.cardinality())))
-    validation = BestValidationEpoch(data, config.train.selection_metric, config.train.patience)
+    validation = BestValidationEpoch(data, config.train.selection_metric, config.train.patience, config.train.min_delta)
     fit = model.fit(train_data, epochs=config.train.epochs, callbacks=[validation], verbose=config.train.verbose)
     # After the towers: the prior reads content only and never enters the retrieval loss.
     prior = model.item_tower.fit_prior(catalogue_features, data.train_counts, config.train.seed)

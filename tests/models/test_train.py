@@ -97,12 +97,22 @@ def test_a_seed_gives_the_same_training_run_twice(tiny_run, tmp_path):
     assert train(tiny_run["features"], tmp_path / "third", config)["loss"] != first["loss"]
 
 
-# Validation (recall@10, recall@20) per epoch: Recall@10 peaks at epoch 1, Recall@20 at epoch 2.
-SCRIPTED_VALIDATION = [(0.30, 0.40), (0.20, 0.50), (0.25, 0.45), (0.26, 0.44), (0.27, 0.43)]
+# Validation (recall@10, recall@20) per epoch: Recall@10 peaks at epoch 1, Recall@20 at epoch 2, and
+# Recall@20 then creeps up by 0.003 and 0.001 (epochs 4, 5).
+SCRIPTED_VALIDATION = [(0.30, 0.40), (0.20, 0.50), (0.25, 0.45), (0.26, 0.503), (0.27, 0.504), (0.28, 0.49),
+                       (0.29, 0.48)]
 
 
-@pytest.mark.parametrize("metric, best_epoch, epochs_run", [("recall@10", 0, 3), ("recall@20", 1, 4)])
-def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypatch, metric, best_epoch, epochs_run):
+@pytest.mark.parametrize("metric, min_delta, best_epoch, epochs_run", [
+    ("recall@10", 0.0, 0, 3),
+    ("recall@20", 0.0, 4, 7),
+    # Epoch 4's 0.503 beats 0.50 by more than 0.002, epoch 5's 0.504 does not beat 0.503 by that.
+    ("recall@20", 0.002, 3, 6),
+    # Neither beats epoch 2's 0.50 by more than 0.01: epoch 2 stays the best, patience counts from it.
+    ("recall@20", 0.01, 1, 4),
+])
+def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypatch, metric, min_delta, best_epoch,
+                                                                        epochs_run):
     epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
 
     def scripted(model, data, ks, split, cold):
@@ -112,7 +122,7 @@ def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypat
 
     monkeypatch.setattr(train_module, "model_metrics", scripted)
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
-    callback = BestValidationEpoch(data=None, metric=metric, patience=2)
+    callback = BestValidationEpoch(data=None, metric=metric, patience=2, min_delta=min_delta)
     callback.set_model(model)
     callback.on_train_begin()
     run = 0
@@ -124,6 +134,13 @@ def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypat
     assert (callback.best_epoch, run) == (best_epoch, epochs_run)
     assert callback.best_metrics["recall@10"] == SCRIPTED_VALIDATION[best_epoch][0]
     assert model.get_weights()[0].item() == best_epoch
+
+
+def test_a_negative_min_delta_is_refused(tiny_run, tmp_path):
+    config = RunConfig()
+    config.train.min_delta = -0.001
+    with pytest.raises(ValueError, match="train.min_delta -0.001 must be >= 0"):
+        train(tiny_run["features"], tmp_path / "model", config)
 
 
 @pytest.mark.parametrize("metric", ["recall", "recall@0", "recall@ten", "mrr@10", "precision@5"])
