@@ -43,6 +43,17 @@ def selection_cutoff(metric: str) -> int:
     return int(cutoff)
 
 
+def check_min_delta(min_delta: float) -> float:
+    """Returns ``train.min_delta``, the least rise of the selection metric that counts as a gain.
+
+    Raises:
+        ValueError: it is negative (a fall would count as a gain).
+    """
+    if min_delta < 0:
+        raise ValueError(f"train.min_delta {min_delta} must be >= 0 (0: any rise of the selection metric counts as a gain)")
+    return min_delta
+
+
 class BestValidationEpoch(keras.callbacks.Callback):
     """Full-ranking validation after each epoch; keeps the weights of the best one.
 
@@ -69,9 +80,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
         self.metric = metric
         self.ks = sorted({10, selection_cutoff(metric)})
         self.patience = patience
-        if min_delta < 0:
-            raise ValueError(f"train.min_delta {min_delta} must be >= 0 (0: any rise of {metric} counts as a gain)")
-        self.min_delta = min_delta
+        self.min_delta = check_min_delta(min_delta)
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.best_weights = None
@@ -146,11 +155,13 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         epoch and its validation metrics, seconds.
 
     Raises:
-        ValueError: an unknown ``train.selection_metric`` or ``train.examples``, sequence examples with a
-            non-causal history, or an empty train split.
+        ValueError: an unknown ``train.selection_metric`` or ``train.examples``, a negative ``train.min_delta``,
+            sequence examples with a non-causal history, or an empty train split.
     """
     started = time.time()
-    selection_cutoff(config.train.selection_metric)  # a bad metric fails before any work
+    # A bad metric or least gain fails before any work.
+    selection_cutoff(config.train.selection_metric)
+    check_min_delta(config.train.min_delta)
     features_dir = Path(features_dir)
     keras.utils.set_random_seed(config.train.seed)
     if config.train.deterministic:

@@ -136,11 +136,14 @@ def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypat
     assert model.get_weights()[0].item() == best_epoch
 
 
-def test_a_negative_min_delta_is_refused(tiny_run, tmp_path):
+def test_a_negative_min_delta_is_refused_before_any_work(tmp_path):
     config = RunConfig()
     config.train.min_delta = -0.001
+    # The features directory does not exist: the refusal must come before anything reads it.
     with pytest.raises(ValueError, match="train.min_delta -0.001 must be >= 0"):
-        train(tiny_run["features"], tmp_path / "model", config)
+        train(tmp_path / "no_features", tmp_path / "model", config)
+    with pytest.raises(ValueError, match="train.min_delta -0.001 must be >= 0"):
+        BestValidationEpoch(data=None, metric="recall@50", patience=2, min_delta=-0.001)
 
 
 @pytest.mark.parametrize("metric", ["recall", "recall@0", "recall@ten", "mrr@10", "precision@5"])
