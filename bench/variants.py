@@ -38,6 +38,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     **_ABLATIONS,
     # The default before 78dfb9f: any rise of the selection metric counts as a gain.
     "min_delta0": {"train.min_delta": 0.0},
+    # The in-batch softmax at temperature 0.1 (default 0.05).
+    "temperature0.1": {"train.temperature": 0.1},
     # The previous default: the best epoch by validation Recall@10, 512 alignment items,
     # and its ablations (<name>_recall10).
     "select_recall10": dict(_RECALL10_512),
