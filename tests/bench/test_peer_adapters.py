@@ -13,12 +13,7 @@ from bench.peers.lightfm_warp import LightFMConfig, fit_lightfm, item_feature_ma
 from bench.peers.popularity import fit_popularity  # noqa: E402
 from bench.peers.sasrec import SASRecConfig, fit_sasrec, training_windows  # noqa: E402
 from braidrec.features import contract, readers  # noqa: E402
-from braidrec.models.evaluate import EvalData, baseline_metrics  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def data(tiny_run) -> EvalData:
-    return EvalData.load(tiny_run["features"])
+from braidrec.models.evaluate import baseline_metrics  # noqa: E402
 
 
 def test_train_matrix_counts_match_eval_data(data):

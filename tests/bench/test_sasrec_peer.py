@@ -3,12 +3,6 @@
 import pytest
 
 from bench.peers.sasrec import SASRecConfig, fit_sasrec
-from braidrec.models.evaluate import EvalData
-
-
-@pytest.fixture(scope="module")
-def data(tiny_run) -> EvalData:
-    return EvalData.load(tiny_run["features"])
 
 
 @pytest.mark.parametrize("cutoff, name, best_epoch", [(10, "SASRec", 2), (50, "SASRec (val Recall@50)", 3)])
