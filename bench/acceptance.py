@@ -19,6 +19,12 @@ def _sequential(method: str) -> bool:
     return method.split(" (")[0] == SEQUENTIAL
 
 
+def _peer_means(rows: list[dict], key: str, sequential: bool) -> list[float]:
+    """The ml100k means of ``key`` of the sequential peers (SASRec rows), or of all the others."""
+    return [r[key]["mean"] for r in rows if r["dataset"] == "ml100k" and r["kind"] == "peer"
+            and _sequential(r["method"]) is sequential and key in r]
+
+
 def _stat(rows: list[dict], dataset: str, method: str, key: str, stat: str = "mean") -> float | None:
     for row in rows:
         if row["dataset"] == dataset and row["method"] == method and key in row:
@@ -45,11 +51,10 @@ def check(rows: list[dict]) -> list[str]:
 
     for key, short in (("warm recall@10", "warm R@10"), ("warm ndcg@10", "warm N@10")):
         ours = _stat(rows, "ml100k", PRODUCT, key)
-        peers = [r[key]["mean"] for r in rows if r["dataset"] == "ml100k" and r["kind"] == "peer"
-                 and not _sequential(r["method"]) and key in r]
+        peers = _peer_means(rows, key, sequential=False)
         floor(f"ml100k {short} >= 1.25x best non-sequential peer", ours, 1.25 * max(peers) if peers else None)
         # Against the better of SASRec's early-stopping rules present, as a user would tune it.
-        sasrec = [r[key]["mean"] for r in rows if r["dataset"] == "ml100k" and _sequential(r["method"]) and key in r]
+        sasrec = _peer_means(rows, key, sequential=True)
         floor(f"ml100k {short} >= SASRec", ours, max(sasrec) if sasrec else None)
     content = _stat(rows, "ml100k", CONTENT_PEER, "cold recall@10")
     floor("ml100k cold R@10 >= 1.5x LightFM + features", _stat(rows, "ml100k", PRODUCT, "cold recall@10"),
