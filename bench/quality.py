@@ -25,9 +25,11 @@ from bench import datasets, report
 from bench.peers.base import evaluate_scorer
 from bench.peers.registry import PEERS, QUICK_PEERS, fit_function
 from bench.variants import QUICK_VARIANTS, VARIANTS, extract_overrides, run_variant
+from braidrec.config import TrainConfig
 from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models.evaluate import EvalData, baseline_metrics
+from braidrec.runtime import set_op_threads
 
 KS = [10, 20]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -64,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ml100k-src", default=str(datasets.DEFAULT_ML100K), help="the MovieLens 100K folder")
     parser.add_argument("--out", default=str(RESULTS), help="results directory")
     parser.add_argument("--fresh", action="store_true", help="re-create datasets and features")
+    parser.add_argument("--op-threads", type=int, default=TrainConfig().op_threads,
+                        help="TensorFlow threads per op for every model of the run (train.op_threads; default: the "
+                             "default's); rows made before 2026-12-02 ran with 0, TensorFlow's own count")
     parser.add_argument("--keep-previous", action="store_true",
                         help="keep the runs in an existing OUT/quality.json that this command does not redo "
                              "(same dataset, method and seed), so a benchmark can be run in parts")
@@ -102,7 +107,8 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
             _progress(name, scorer.name, seed, metrics, seconds)
             report.write_results(records, notes, Path(args.out), chart_png=False)
         for variant in variants:
-            result = run_variant(variant_features[variant], Path(args.work) / name / "models" / f"{variant}-{seed}", variant, seed, KS)
+            model_dir = Path(args.work) / name / "models" / f"{variant}-{seed}"
+            result = run_variant(variant_features[variant], model_dir, variant, seed, KS, args.op_threads)
             if "skipped" in result:
                 note = f"{name}: braidrec {variant} skipped: {result['skipped']}"
                 if note not in notes:
@@ -129,6 +135,9 @@ def _progress(dataset: str, method: str, seed: int, metrics: dict, seconds: floa
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark; returns the process exit code."""
     args = parse_args(argv)
+    # Process-wide and fixed when TensorFlow starts (which turning on determinism does): every model
+    # of the run, peers included, trains with these threads per op.
+    set_op_threads(args.op_threads)
     # braidrec's train() turns deterministic kernels on process-wide; turning them on here gives every
     # peer the same, instead of only the peers that happen to run after the first braidrec model.
     tf.config.experimental.enable_op_determinism()

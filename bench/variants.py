@@ -83,7 +83,7 @@ def extract_overrides(name: str) -> dict[str, object]:
     return {k.split(".", 1)[1]: v for k, v in VARIANTS[name].items() if k.startswith("extract.")}
 
 
-def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[int]) -> dict:
+def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[int], op_threads: int | None = None) -> dict:
     """Trains and evaluates braidrec variant ``name`` with ``train.seed = seed``.
 
     Args:
@@ -92,6 +92,7 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
         name: a key of :data:`VARIANTS`.
         seed: training seed.
         ks: cut-offs for the evaluation.
+        op_threads: ``train.op_threads`` (the process's count, which a variant cannot change); None: the default's.
 
     Returns:
         ``{"metrics": evaluate_model_dir(...), "seconds": training seconds, "history": ...}``,
@@ -107,6 +108,8 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
     config = config_with(overrides)
     config.train.seed = seed
     config.train.verbose = 0
+    if op_threads is not None:
+        config.train.op_threads = op_threads
     started = time.time()
     history = train(features, out_dir, config)
     seconds = time.time() - started

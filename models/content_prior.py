@@ -39,7 +39,9 @@ MAX_ITERATIONS = 500
 # a prior of text and categorical tokens alone, used at weight 3, cost cold Recall@10 0.004-0.009.
 MIN_HELDOUT_GAIN = 0.01
 # Bucket edges, in standard deviations, of each numeric column's value.
-NUMERIC_EDGES = tf.constant([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
+# A tuple, not a tensor: a tensor made at import would start TensorFlow's runtime, which fixes its
+# threads per op (braidrec/runtime.py) before a caller can choose them.
+NUMERIC_EDGES = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
 NUMERIC_BUCKETS = 10
 
 
@@ -116,7 +118,7 @@ def numeric_buckets(values: tf.Tensor, mask: tf.Tensor, mean, std) -> tuple[tf.T
     value falls in bucket ``j * NUMERIC_BUCKETS + b`` (edges ``NUMERIC_EDGES``), so a linear prior
     can follow a non-linear trend (films of some decades are watched more)."""
     scaled = (values - mean) / std
-    bucket = tf.reduce_sum(tf.cast(scaled[..., None] >= NUMERIC_EDGES, tf.int32), axis=-1)
+    bucket = tf.reduce_sum(tf.cast(scaled[..., None] >= tf.constant(NUMERIC_EDGES, scaled.dtype), tf.int32), axis=-1)
     column = tf.range(tf.shape(values)[1], dtype=tf.int32)[None] * NUMERIC_BUCKETS
     return column + bucket, mask > 0
 

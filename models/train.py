@@ -18,6 +18,7 @@ from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
 from braidrec.models.evaluate import EvalData, model_metrics
 from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
+from braidrec.runtime import set_op_threads
 
 VAL_METRIC = "val_recall@10"
 EXAMPLES = ("sequence", "pairs")
@@ -156,13 +157,15 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
 
     Raises:
         ValueError: an unknown ``train.selection_metric`` or ``train.examples``, a negative ``train.min_delta``,
-            sequence examples with a non-causal history, or an empty train split.
+            sequence examples with a non-causal history, an empty train split, or a ``train.op_threads``
+            other than the count TensorFlow already runs with (see :func:`braidrec.runtime.set_op_threads`).
     """
     started = time.time()
     # A bad metric or least gain fails before any work.
     selection_cutoff(config.train.selection_metric)
     check_min_delta(config.train.min_delta)
     features_dir = Path(features_dir)
+    set_op_threads(config.train.op_threads)
     keras.utils.set_random_seed(config.train.seed)
     if config.train.deterministic:
         # Without it, multi-threaded kernels sum in a load-dependent order: on ml-100k two runs of

@@ -108,6 +108,11 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str]) -> int:
         print(format_report(problems) if problems else f"{args.dir}: valid")
         return 1 if count_problems(problems) else 0
     config = config_from_args(args)
+    if args.command in ("train", "run"):
+        from braidrec.runtime import set_op_threads
+
+        # Before any stage: TensorFlow fixes the count when it first runs an op (extraction runs some).
+        set_op_threads(config.train.op_threads)
     if args.command == "extract":
         from braidrec.pipeline.extract_runner import run_extract
 

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+from braidrec.config import TrainConfig
 from braidrec.pipeline import cli
+from braidrec.runtime import set_op_threads
+
+# TensorFlow fixes its threads per op when it first runs one, and the tests train after other
+# TensorFlow work in one process: the default's count is set before any of it.
+set_op_threads(TrainConfig().op_threads)
 
 TINY_SYNTH = ["--items", "150", "--users", "100", "--topics", "4", "--categories", "3", "--seed", "1"]
 # Two epochs are too few for the default weight average (time constant 1.2 epochs, learning rate 0.001)

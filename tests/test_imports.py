@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,23 @@ def test_module_imports(name):
         if err.name and err.name.split(".")[0] in ("braidrec", "bench"):
             raise
         pytest.skip(f"{name} needs {err.name}, an optional extra that is not installed")
+
+
+def test_importing_every_module_leaves_tensorflow_unstarted():
+    """Importing must not run a TensorFlow op: the first op fixes the threads per op (braidrec/runtime.py)."""
+    script = (
+        "import importlib, sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from test_imports import _modules\n"
+        "from tensorflow.python.eager import context\n"
+        "for name in _modules():\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError:\n"
+        "        continue\n"
+        "    if context.context()._context_handle is not None:\n"
+        "        print(name)\n"
+        "        break\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert not out.strip(), f"importing {out.strip()} started TensorFlow's runtime (a tensor made at import?)"
