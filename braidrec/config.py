@@ -171,7 +171,7 @@ class TrainConfig:
     # Threads one TensorFlow op may use (intra-op parallelism), process-wide like the above and
     # fixed when TensorFlow first runs an op (braidrec/runtime.py); 0: TensorFlow's choice, one per
     # core. This model's ops are small: on the 2-core VM one thread per op, with independent ops
-    # run side by side, made an ml-100k train step about 1.45x faster (25 vs 37 ms; README, Training).
+    # run side by side, made ml-100k epochs 1.25x faster (5.8 vs 7.3 s; bench/results/train.md).
     op_threads: int = 1
     verbose: int = 2
 
