@@ -13,7 +13,8 @@ def set_op_threads(threads: int) -> None:
     of a process (the ``braid train`` and ``braid run`` commands do). Calling it
     again with the count already in force does nothing. Deterministic kernels
     give the same result for the same count, but another count sums in another
-    order, so a seed's model differs at round-off level between counts.
+    order: the round-off differs, training amplifies it, and a seed's model
+    differs between counts as between machines.
 
     Args:
         threads: threads per op; 0 leaves TensorFlow's choice (one per core).
