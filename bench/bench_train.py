@@ -2,10 +2,12 @@
 
 Trains the default configuration for a few epochs, on ml-100k when
 ``../shared/datasets/ml-100k`` exists and on the synthetic default otherwise,
-and reports seconds per epoch against three baselines run in the same process:
+and reports seconds per epoch against these baselines, run in the same process:
 
 - the same training without the alignment loss (its cost per epoch);
 - the same training without the content augmentation of id-dropped items;
+- the default before 2026-12-02 (64-d embeddings; deterministic only): what the
+  128-d default costs per epoch;
 - nondeterministic kernels against ``train.deterministic`` (the cost of
   reproducibility). Deterministic kernels cannot be turned off again in a
   process, so the nondeterministic runs come first, after a warm-up run that
@@ -47,6 +49,7 @@ RESULTS = Path(__file__).parent / "results"
 # The default without the content augmentation of id-dropped items, nothing else changed (the bench
 # variant no_augment also keeps the 512 alignment items of the default it was measured on).
 NO_AUGMENTATION = {"model.text_token_dropout": 0.0, "model.image_noise": 0.0}
+PREVIOUS_DEFAULT = "the default before 2026-12-02 (64-d, temperature 0.05, rate 0.001)"
 
 
 def train_seconds(features: Path, out: Path, epochs: int, deterministic: bool, overrides: dict | None = None) -> float:
@@ -105,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         for deterministic in (False, True):
             label = "deterministic" if deterministic else "nondeterministic"
             first = runs[f"default, {label}"] = seconds_per_epoch(features, model, args.epochs, deterministic, overrides, args.repeats)
-            for name, baseline in (("no alignment loss", VARIANTS["no_alignment"]), ("no augmentation", NO_AUGMENTATION)):
+            baselines = [("no alignment loss", VARIANTS["no_alignment"]), ("no augmentation", NO_AUGMENTATION)]
+            if deterministic:
+                baselines.append((PREVIOUS_DEFAULT, VARIANTS["dim64"]))
+            for name, baseline in baselines:
                 runs[f"{name}, {label}"] = seconds_per_epoch(
                     features, model, args.epochs, deterministic, {**baseline, **overrides}, args.repeats)
             # Epochs slow down over a process's life (9.1, 9.6, 10.1 s in one ml-100k check): the
@@ -125,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             runs["default, deterministic"] / runs["no augmentation, deterministic"],
         "deterministic kernels cost (deterministic / not), default":
             runs["default, deterministic"] / runs["default, nondeterministic"],
+        "128-d default's cost (default / the 64-d one before it), deterministic":
+            runs["default, deterministic"] / runs[f"{PREVIOUS_DEFAULT}, deterministic"],
         f"op_threads {args.op_threads} speed-up ({threads} / op_threads {args.op_threads}), deterministic default":
             runs[f"default, deterministic, {threads}"] / runs["default, deterministic"],
     }

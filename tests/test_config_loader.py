@@ -12,6 +12,8 @@ def test_default_yaml_loads_and_matches_dataclasses():
     config = load_config("configs/default.yaml")
     assert isinstance(config, RunConfig)
     assert config.model.fusion == "attention"
+    # The file shows the defaults, so it must not drift from them.
+    assert config == RunConfig()
 
 
 def test_sasrec_head_yaml_is_the_bench_variant():
