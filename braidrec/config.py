@@ -65,7 +65,8 @@ class ModelConfig:
 
     # 128 (64 before 2026-12-02), with train.temperature 0.1 and train.learning_rate 0.002: on ml-100k
     # warm Recall@10 / NDCG@10 0.229 / 0.121, cold 0.242, against 0.210 / 0.110 / 0.237 at 64-d, 0.05 and
-    # 0.001 (bench/results/quality.md, rows attention and dim64), at 1.4x the seconds per step.
+    # 0.001 (bench/results/quality.md, rows attention and dim64), at 1.28x the seconds per epoch
+    # (bench/results/train.md).
     embedding_dim: int = 128
     fusion: str = "attention"
     text_embedding_dim: int = 64
@@ -116,8 +117,8 @@ class TrainConfig:
     examples: str = "sequence"
     batch_size: int = 512
     # With the weight average below, which smooths the epoch-to-epoch swings of validation recall so
-    # early stopping picks a model rather than a lucky epoch. 0.001 before 2026-12-02 (at 64-d and
-    # temperature 0.05; at 128-d and 0.1 this rate reaches its best epoch sooner, README "Training").
+    # early stopping picks a model rather than a lucky epoch. 0.001 before 2026-12-02, at 64-d and
+    # temperature 0.05 (see model.embedding_dim).
     learning_rate: float = 0.002
     # Adam's second-moment decay (SASRec uses 0.98).
     adam_beta2: float = 0.999
