@@ -177,7 +177,8 @@ class TrainConfig:
     # Threads one TensorFlow op may use (intra-op parallelism), process-wide like the above and
     # fixed when TensorFlow first runs an op (braidrec/runtime.py); 0: TensorFlow's choice, one per
     # core. This model's ops are small: on the 2-core VM one thread per op, with independent ops
-    # run side by side, made ml-100k epochs 1.25x faster (5.8 vs 7.3 s; bench/results/train.md).
+    # run side by side, made ml-100k epochs 1.10x faster at 128-d (8.6 vs 9.5 s; bench/results/train.md)
+    # and 1.25x at 64-d (5.8 vs 7.3 s).
     op_threads: int = 1
     verbose: int = 2
 

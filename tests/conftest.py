@@ -21,8 +21,9 @@ from braidrec.runtime import set_op_threads
 set_op_threads(TrainConfig().op_threads)
 
 TINY_SYNTH = ["--items", "150", "--users", "100", "--topics", "4", "--categories", "3", "--seed", "1"]
-# Two epochs are too few for the default weight average (time constant 1.2 epochs, learning rate 0.001)
-# to leave its initial weights behind; the tiny run trains plain weights at the faster rate instead.
+# Two epochs are too few for the default weight average (time constant 1.2 epochs) to leave its
+# initial weights behind; the tiny run trains plain weights, at a rate pinned here (0.002, the default
+# since 2026-12-02) so that a change of the default does not change the tests.
 # It reads the synthetic users table's profiles (off by default), so every stage's profile path is exercised.
 TINY_TRAIN = [
     "--train.epochs", "2", "--train.batch_size", "128", "--train.verbose", "0", "--model.embedding_dim", "32",
