@@ -12,9 +12,13 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
+# The default before session 24 (2026-12-02): items without a trained id scored with the user tower's
+# vector alone. Every row measured before the taste profile keeps this override, so that it still reproduces.
+_TOWER_QUERY: dict[str, object] = {"model.cold_profile_weight": 0.0}
 # The default before 2026-12-02 (session 23): the in-batch softmax at temperature 0.05, learning rate
 # 0.001, 64-d embeddings. Every row measured on it keeps these overrides, so that it still reproduces.
-_DIM64: dict[str, object] = {"train.temperature": 0.05, "train.learning_rate": 0.001, "model.embedding_dim": 64}
+_DIM64: dict[str, object] = {
+    **_TOWER_QUERY, "train.temperature": 0.05, "train.learning_rate": 0.001, "model.embedding_dim": 64}
 # The default before 9f50ec7 (2026-12-01): besides, the best epoch chosen by validation Recall@10, 512
 # alignment items, and any rise of it counting as a gain (train.min_delta 0, the default before 78dfb9f).
 _RECALL10_512: dict[str, object] = {
@@ -23,7 +27,8 @@ _RECALL10_512: dict[str, object] = {
 _NO_AUGMENT_PATIENCE4: dict[str, object] = {
     **_RECALL10_512, "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
 
-# The ablations of the default: fusion, the alignment loss, each content modality, the cold prior.
+# The ablations of the default: fusion, the alignment loss, each content modality, the cold prior,
+# the taste profile.
 _ABLATIONS: dict[str, dict[str, object]] = {
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
@@ -32,6 +37,8 @@ _ABLATIONS: dict[str, dict[str, object]] = {
     "no_text": {"model.disabled_modalities": ["text"]},
     # Without the content popularity prior of items without a trained id (models/content_prior.py).
     "no_cold_prior": {"model.cold_prior_weight": 0.0},
+    # Items without a trained id scored with the user tower's vector alone (models/taste_profile.py).
+    "no_taste_profile": dict(_TOWER_QUERY),
 }
 
 # name -> overrides; "attention" is the default configuration (the product).
@@ -40,7 +47,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     **_ABLATIONS,
     # The previous default (temperature 0.05, rate 0.001, 64-d) and its ablations (<name>_dim64).
     "dim64": dict(_DIM64),
-    **{f"{name}_dim64": {**_DIM64, **overrides} for name, overrides in _ABLATIONS.items()},
+    **{f"{name}_dim64": {**_DIM64, **overrides} for name, overrides in _ABLATIONS.items() if name != "no_taste_profile"},
     # Options measured on that default.
     # Any rise of the selection metric counts as a gain (its default before 78dfb9f).
     "min_delta0": {**_DIM64, "train.min_delta": 0.0},
@@ -49,7 +56,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     # The default before that: the best epoch by validation Recall@10, 512 alignment items,
     # and its ablations (<name>_recall10).
     "select_recall10": dict(_RECALL10_512),
-    **{f"{name}_recall10": {**_RECALL10_512, **overrides} for name, overrides in _ABLATIONS.items()},
+    **{f"{name}_recall10": {**_RECALL10_512, **overrides} for name, overrides in _ABLATIONS.items() if name != "no_taste_profile"},
     # Recall@10 selection with 256 alignment items: what the alignment items alone change.
     "alignment256": {**_RECALL10_512, "train.alignment_items": 256},
     # Recall@50 selection with 512 alignment items: what the selection alone changes.

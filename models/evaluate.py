@@ -8,8 +8,10 @@ cold_test interactions rank only the cold items.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ import tensorflow as tf
 from braidrec.features import contract, readers
 from braidrec.models import ranking
 from braidrec.models.datasets import pad_histories, tower_profiles
+from braidrec.models.taste_profile import cold_item_queries, score_moments, taste_profiles
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline.splits import choose_cold_items
 
@@ -57,9 +60,24 @@ class EvalData:
             cold_test.setdefault(user, set()).add(index[item])
         return cls(catalogue, histories, index, counts, cold_rows, cold_test, extract["max_history"])
 
+    def task_users(self, split: int | None) -> list[readers.UserHistory]:
+        """The users of the warm task on ``split`` (those with an item in it), or of the cold task (None)."""
+        if split is None:
+            return [u for u in self.histories if u.user_id in self.cold_test]
+        return [u for u in self.histories if u.of(split)]
+
+    def history_rows(self, split: int | None) -> np.ndarray:
+        """int64 [users, L]: catalogue rows of each task user's whole history (before ``split``; every warm
+        item for the cold task, None), in :meth:`task_users` order, padded with -1."""
+        lists = [u.items if split is None else u.before(split) for u in self.task_users(split)]
+        rows = np.full((len(lists), max([len(items) for items in lists] + [1])), -1, np.int64)
+        for row, items in enumerate(lists):
+            rows[row, : len(items)] = [self.index[i] for i in items]
+        return rows
+
     def warm_task(self, split: int):
         """(user ids, padded histories, relevant sets, candidate-mask function) for val or test."""
-        users = [u for u in self.histories if u.of(split)]
+        users = self.task_users(split)
         relevant = [{self.index[i] for i in u.of(split)} for u in users]
         in_train = self.train_counts > 0
         seen = [np.array([self.index[i] for i in u.before(split)], dtype=np.int64) for u in users]
@@ -75,7 +93,7 @@ class EvalData:
 
     def cold_task(self):
         """The same for cold items: history is every warm item, candidates the cold items."""
-        users = [u for u in self.histories if u.user_id in self.cold_test]
+        users = self.task_users(None)
         relevant = [self.cold_test[u.user_id] for u in users]
         cold_mask = np.zeros(len(self.catalogue), dtype=bool)
         cold_mask[self.cold_items] = True
@@ -87,21 +105,45 @@ class EvalData:
         return ids, pad_histories([u.items for u in users], self.max_history), relevant, candidates
 
 
-def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024):
-    """(embeddings [items, dim], fusion weights [items, modalities], score offsets [items]) of every catalogue row.
+class CatalogueEmbeddings(NamedTuple):
+    """Every catalogue row's item-tower outputs, as scoring needs them.
 
-    A user's score for an item is ``user @ embedding + offset``; the offset is the
-    content prior of items without a trained id (:class:`ContentPrior`), else 0.
+    A user's score for an item is ``query @ embeddings[row] + offsets[row]``, where the
+    query is the user tower's vector for items with a trained id, and for the others
+    :func:`~braidrec.models.taste_profile.cold_item_queries` (plus its per-user bias).
+
+    Attributes:
+        embeddings: float32 [items, dim].
+        weights: float32 [items, modalities], the fusion weights.
+        offsets: float32 [items], the content prior of items without a trained id (:class:`ContentPrior`), else 0.
+        has_id: bool [items], the item's id is in the trained vocabulary.
     """
-    embs, weights, offsets = [], [], []
+
+    embeddings: np.ndarray
+    weights: np.ndarray
+    offsets: np.ndarray
+    has_id: np.ndarray
+
+
+def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024) -> CatalogueEmbeddings:
+    """The item tower's :class:`CatalogueEmbeddings` of every catalogue row."""
+    parts = {"embedding": [], "weights": [], "prior": [], "has_id": []}
     for start in range(0, len(catalogue), batch_size):
         rows = np.arange(start, min(len(catalogue), start + batch_size))
         feats = {k: tf.constant(v) for k, v in catalogue.take(rows).items()}
         out = model.item_tower.encode_all(feats, training=False)
-        embs.append(out["embedding"].numpy())
-        weights.append(out["weights"].numpy())
-        offsets.append(out["prior"].numpy())
-    return np.concatenate(embs), np.concatenate(weights), np.concatenate(offsets)
+        for name, values in parts.items():
+            values.append(out[name].numpy())
+    return CatalogueEmbeddings(*(np.concatenate(values) for values in parts.values()))
+
+
+def catalogue_scores(users: np.ndarray, cold_queries: np.ndarray, cold_bias: np.ndarray, items: CatalogueEmbeddings) -> np.ndarray:
+    """float [users, items]: every user's score for every catalogue row (see :class:`CatalogueEmbeddings`);
+    ``cold_queries`` and ``cold_bias`` are :func:`~braidrec.models.taste_profile.cold_item_queries`."""
+    scores = users @ items.embeddings.T
+    cold = ~items.has_id
+    scores[:, cold] = cold_queries @ items.embeddings[cold].T + cold_bias[:, None]
+    return scores + items.offsets
 
 
 def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarray, batch_size: int = 1024,
@@ -118,20 +160,21 @@ def user_embeddings(model: BraidModel, user_ids: np.ndarray, histories: np.ndarr
 
 def model_metrics(
     model: BraidModel, data: EvalData, ks: list[int], split: int = contract.SPLIT_TEST, cold: bool = True,
-    batch_size: int = 1024, items: tuple[np.ndarray, np.ndarray] | None = None,
+    batch_size: int = 1024, items: CatalogueEmbeddings | None = None,
 ) -> dict:
-    """braidrec's warm (and cold) metrics on ``split``; ``items`` reuses precomputed (embeddings, offsets)."""
-    if items is None:
-        embeddings, _, offsets = item_embeddings(model, data.catalogue, batch_size)
-    else:
-        embeddings, offsets = items
-    ids, hist, relevant, candidates = data.warm_task(split)
-    users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
-    out = {"warm": ranking.evaluate_ranking(lambda r: users[r] @ embeddings.T + offsets, candidates, relevant, ks, batch_size)}
+    """braidrec's warm (and cold) metrics on ``split``; ``items`` reuses precomputed :func:`item_embeddings`."""
+    items = item_embeddings(model, data.catalogue, batch_size) if items is None else items
+    tasks = {"warm": (split, data.warm_task(split))}
     if cold:
-        ids, hist, relevant, candidates = data.cold_task()
+        tasks["cold"] = (None, data.cold_task())
+    moments = score_moments(items.embeddings, items.has_id)
+    out = {}
+    for name, (task_split, (ids, hist, relevant, candidates)) in tasks.items():
         users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
-        out["cold"] = ranking.evaluate_ranking(lambda r: users[r] @ embeddings.T + offsets, candidates, relevant, ks, batch_size)
+        profiles = taste_profiles(data.history_rows(task_split), functools.partial(tf.gather, items.embeddings))
+        queries, bias = (t.numpy() for t in cold_item_queries(users, profiles, model.cold_profile_weight, moments))
+        out[name] = ranking.evaluate_ranking(
+            lambda r: catalogue_scores(users[r], queries[r], bias[r], items), candidates, relevant, ks, batch_size)
     return out
 
 

@@ -26,10 +26,10 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     manifest = json.loads((Path(trained.features_dir) / contract.MANIFEST).read_text())
     dataset_dir = Path(manifest["dataset"])
     ground_truth = GroundTruth.load(dataset_dir) if (dataset_dir / "dataset.yaml").is_file() else None
-    items, weights, offsets = item_embeddings(trained.model, data.catalogue, batch_size)
-    metrics = {"braidrec": model_metrics(trained.model, data, sorted(set(ks) | {10}), batch_size=batch_size, items=(items, offsets))}
+    items = item_embeddings(trained.model, data.catalogue, batch_size)
+    metrics = {"braidrec": model_metrics(trained.model, data, sorted(set(ks) | {10}), batch_size=batch_size, items=items)}
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
-    metrics["attention"] = diagnostics.attention_report(weights, trained.model.item_tower.modalities, data.catalogue)
+    metrics["attention"] = diagnostics.attention_report(items.weights, trained.model.item_tower.modalities, data.catalogue)
     cold = np.zeros(len(data.catalogue), bool)
     cold[data.cold_items] = True
     metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue, unseen=cold)

@@ -120,7 +120,8 @@ class ItemTower(keras.layers.Layer):
             ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
             ``mask`` [batch, M] (present and enabled; id dropout applied in training),
             ``prior`` [batch] (:class:`ContentPrior`'s score offset; 0 for items with a trained id,
-            without the prior, or in training), and with ``scoring=dot`` ``content`` [batch, dim]
+            without the prior, or in training), ``has_id`` [batch] (the id is in the trained vocabulary;
+            items without one are scored with :func:`~braidrec.models.taste_profile.cold_item_queries`), and with ``scoring=dot`` ``content`` [batch, dim]
             (the fused content alone, what an item without an id is).
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
@@ -178,7 +179,8 @@ class ItemTower(keras.layers.Layer):
                 features, tokens = {k: v[:fused_rows] for k, v in features.items()}, tokens[:fused_rows]
             groups = self.prior_inputs(features, tokens)
         prior = tf.zeros(tf.shape(fuse_present), tf.float32) if groups is None else self.content_prior(groups, fuse_present)
-        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior, **extra}
+        return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior,
+                "has_id": fuse_present, **extra}
 
     def _dot_embedding(self, stacked: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """``model.scoring=dot``: (embedding, weights, content embedding) of each item.

@@ -37,7 +37,7 @@ def next_version(model_base: Path) -> int:
 
 def serving_data(model, data: EvalData) -> ServingData:
     """The catalogue embeddings and known users of a trained model (see :class:`ServingData`)."""
-    embeddings, weights, offsets = item_embeddings(model, data.catalogue)
+    catalogue = item_embeddings(model, data.catalogue)
     users = data.histories
     known_rows = [[data.index[i] for i in u.items] for u in users]
     known = np.full((len(users), max([len(r) for r in known_rows] + [1])), -1, dtype=np.int32)
@@ -45,9 +45,11 @@ def serving_data(model, data: EvalData) -> ServingData:
         known[row, : len(items)] = items
     return ServingData(
         item_ids=data.catalogue.item_ids,
-        item_embeddings=embeddings,
-        item_weights=weights,
-        item_offsets=offsets,
+        item_embeddings=catalogue.embeddings,
+        item_weights=catalogue.weights,
+        item_offsets=catalogue.offsets,
+        item_has_id=catalogue.has_id,
+        cold_profile_weight=model.cold_profile_weight,
         modalities=list(model.item_tower.modalities),
         user_ids=np.array([u.user_id for u in users], dtype=object),
         user_histories=pad_histories([u.items for u in users], data.max_history),
@@ -56,16 +58,17 @@ def serving_data(model, data: EvalData) -> ServingData:
     )
 
 
-def make_index(embeddings: np.ndarray, config: ExportConfig, offsets: np.ndarray | None = None):
-    """The top-k index named by ``config.index`` over ``embeddings`` and their score ``offsets``.
+def make_index(data: ServingData, config: ExportConfig):
+    """The top-k index named by ``config.index`` over ``data``'s item embeddings, score offsets and id flags.
 
     Raises:
         ValueError: an unknown index kind (the message lists the known ones).
     """
     if config.index == "brute_force":
-        return BruteForceIndex(embeddings, offsets)
+        return BruteForceIndex(data.item_embeddings, data.item_offsets, data.item_has_id)
     if config.index == "partitioned":
-        return PartitionedIndex(embeddings, config.index_cells, config.index_nprobe, offsets=offsets)
+        return PartitionedIndex(data.item_embeddings, config.index_cells, config.index_nprobe,
+                                offsets=data.item_offsets, has_id=data.item_has_id)
     raise ValueError(f"--export.index {config.index!r}: use 'brute_force' or 'partitioned'")
 
 
@@ -74,7 +77,7 @@ def build_module(model_dir: str | Path, k: int, features_dir: str | Path | None 
     config = config or ExportConfig()
     trained = load_model_dir(model_dir, features_dir)
     data = serving_data(trained.model, EvalData.load(trained.features_dir))
-    return RetrievalModule(trained.model.user_tower, data, k, make_index(data.item_embeddings, config, data.item_offsets), trained.model.item_tower)
+    return RetrievalModule(trained.model.user_tower, data, k, make_index(data, config), trained.model.item_tower)
 
 
 def warmup_requests(module: RetrievalModule) -> dict[str, dict[str, np.ndarray]]:

@@ -4,7 +4,9 @@ An index answers ``top_k(queries, known, k)``: the ``k`` best catalogue rows per
 query by dot product plus the row's score offset (the content prior of items
 without a trained id, :mod:`braidrec.models.content_prior`; ``with_offsets=False``
 leaves it out, for cross-modal search), never returning a row listed in that
-query's ``known`` (int32 rows padded with -1). :mod:`braidrec.serving.partitioned` implements the
+query's ``known`` (int32 rows padded with -1). Given ``cold_queries``, rows
+without a trained id are scored with those instead
+(:func:`braidrec.models.taste_profile.cold_item_queries`). :mod:`braidrec.serving.partitioned` implements the
 same interface approximately for large catalogues.
 """
 
@@ -43,6 +45,20 @@ def mask_known(rows: tf.Tensor, scores: tf.Tensor, known: tf.Tensor) -> tf.Tenso
     return tf.where(excluded, tf.constant(NEG_INF, scores.dtype), scores)
 
 
+def item_flags(has_id: np.ndarray | None, size: int) -> np.ndarray:
+    """bool [size]: which items have a trained id (all, when ``has_id`` is None).
+
+    Raises:
+        ValueError: ``has_id`` does not have one value per item.
+    """
+    if has_id is None:
+        return np.ones(size, bool)
+    has_id = np.asarray(has_id, bool)
+    if has_id.shape != (size,):
+        raise ValueError(f"item has_id flags have shape {has_id.shape}; the catalogue has {size} items, one flag each")
+    return has_id
+
+
 def item_offsets(offsets: np.ndarray | None, size: int) -> np.ndarray:
     """float32 [size] score offsets (zeros when ``offsets`` is None).
 
@@ -63,13 +79,22 @@ class BruteForceIndex(tf.Module):
     Args:
         embeddings: float32 [items, dim], row order of the catalogue.
         offsets: float32 [items] added to every query's scores (default: none).
+        has_id: bool [items], the item has a trained id (default: all have).
     """
 
-    def __init__(self, embeddings: np.ndarray, offsets: np.ndarray | None = None):
+    def __init__(self, embeddings: np.ndarray, offsets: np.ndarray | None = None, has_id: np.ndarray | None = None):
         super().__init__(name="brute_force")
         self.size = int(len(embeddings))
         self.embeddings = tf.Variable(np.asarray(embeddings, np.float32), trainable=False, name="embeddings")
         self.offsets = tf.Variable(item_offsets(offsets, self.size), trainable=False, name="offsets")
+        flags = item_flags(has_id, self.size)
+        self.has_id = tf.Variable(flags, trainable=False, name="has_id")
+        self.cold_count = int((~flags).sum())
+        self.cold_rows = tf.Variable(np.flatnonzero(~flags).astype(np.int32), trainable=False, name="cold_rows")
+
+    def has_id_of(self, rows: tf.Tensor) -> tf.Tensor:
+        """Whether catalogue ``rows`` (all valid) have a trained id [n]."""
+        return tf.gather(self.has_id, rows)
 
     def embeddings_of(self, rows: tf.Tensor) -> tf.Tensor:
         """Embeddings [n, dim] of catalogue ``rows`` (all valid)."""
@@ -79,7 +104,8 @@ class BruteForceIndex(tf.Module):
         """Score offsets [n] of catalogue ``rows`` (all valid)."""
         return tf.gather(self.offsets, rows)
 
-    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True,
+              cold_queries: tf.Tensor | None = None, cold_bias: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """(rows [batch, k], scores [batch, k]) best first; ``known`` rows get ``NEG_INF``.
 
         Args:
@@ -87,8 +113,18 @@ class BruteForceIndex(tf.Module):
             known: int32 [batch, K] catalogue rows to exclude, padded with -1.
             k: results per query (Python int, at most the catalogue size).
             with_offsets: add the rows' score offsets (False: the dot product alone).
+            cold_queries: float32 [batch, dim] that score the rows without a trained id
+                (default: ``queries`` score every row).
+            cold_bias: float32 [batch] added to those rows' scores with ``cold_queries`` (default: 0).
         """
         scores = tf.matmul(queries, self.embeddings, transpose_b=True)
+        # Skipped without cold rows: a MatMul with an empty operand aborts the process under oneDNN here.
+        if cold_queries is not None and self.cold_count:
+            cold_scores = tf.matmul(cold_queries, tf.gather(self.embeddings, self.cold_rows), transpose_b=True)
+            if cold_bias is not None:
+                cold_scores += cold_bias[:, None]
+            # Scattered as columns: the transposed [items, batch] layout takes whole rows.
+            scores = tf.transpose(tf.tensor_scatter_nd_update(tf.transpose(scores), self.cold_rows[:, None], tf.transpose(cold_scores)))
         if with_offsets:
             scores += self.offsets[None]
         batch_index = tf.broadcast_to(tf.range(tf.shape(known)[0])[:, None], tf.shape(known))

@@ -3,7 +3,10 @@
 Item embeddings of the whole catalogue (cold items included) and each item's
 modality fusion weights are precomputed and stored as variables; the user
 tower (and, for ``search_text``, the item tower's text path) run in the graph,
-so the export holds the same preprocessing as training. Only core TensorFlow
+so the export holds the same preprocessing as training. Items without a trained
+id are scored against the user's query for them (the tower's vector blended
+with the taste profile of every item the user has: :mod:`braidrec.models.taste_profile`),
+as evaluation scores them. Only core TensorFlow
 ops are used, so stock TF Serving can load it.
 
 Unknown ids never fail a call: an unknown user is served from the tower's
@@ -22,7 +25,8 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
-from braidrec.serving.index import NEG_INF, BruteForceIndex, mask_known
+from braidrec.models.taste_profile import check_profile_weight, cold_item_queries, score_moments, taste_profiles
+from braidrec.serving.index import NEG_INF, BruteForceIndex, item_flags, mask_known
 
 USER_ID = "user_id"
 
@@ -43,6 +47,8 @@ class ServingData:
             when the user tower reads none.
         item_offsets: float32 [items] added to a user's dot product with each item (the content
             prior of items without a trained id); None: zeros.
+        item_has_id: bool [items], the item has a trained id; None: all have.
+        cold_profile_weight: ``model.cold_profile_weight`` (0: the tower's vector scores every item).
     """
 
     item_ids: np.ndarray
@@ -54,6 +60,8 @@ class ServingData:
     known_items: np.ndarray
     user_profiles: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     item_offsets: np.ndarray | None = None
+    item_has_id: np.ndarray | None = None
+    cold_profile_weight: float = 0.0
 
 
 def _strings(values) -> np.ndarray:
@@ -99,7 +107,13 @@ class RetrievalModule(tf.Module):
             ])
         self.modalities = list(data.modalities)
         self.k = min(int(k), len(data.item_ids))
-        self.index = index if index is not None else BruteForceIndex(data.item_embeddings, data.item_offsets)
+        self.index = index if index is not None else BruteForceIndex(data.item_embeddings, data.item_offsets, data.item_has_id)
+        check_profile_weight(data.cold_profile_weight)
+        self.cold_profile_weight = float(data.cold_profile_weight)
+        has_id = item_flags(data.item_has_id, len(data.item_ids))
+        self.score_moments = score_moments(data.item_embeddings, has_id)
+        # Without items lacking an id, or at weight 0, the cold query is the user's vector: skip the profile.
+        self.uses_profile = self.cold_profile_weight > 0 and not has_id.all()
         self.item_ids = tf.Variable(_strings(data.item_ids), trainable=False, name="item_ids")
         self.item_weights = tf.Variable(np.asarray(data.item_weights, np.float32), trainable=False, name="item_weights")
         self.user_ids = tf.Variable(_strings(data.user_ids), trainable=False, name="user_ids")
@@ -122,6 +136,18 @@ class RetrievalModule(tf.Module):
         if self.profiles:
             out["recommend_profile"] = self.recommend_profile
         return out
+
+    def _cold_queries(self, users: tf.Tensor, known: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(queries [B, dim], bias [B]) for items without a trained id, from the users' vectors and known rows [B, K]."""
+        if not self.uses_profile:
+            return users, tf.zeros(tf.shape(users)[:1])
+        profiles = taste_profiles(known, self.index.embeddings_of)
+        return cold_item_queries(users, profiles, self.cold_profile_weight, self.score_moments)
+
+    def _top_k(self, users: tf.Tensor, known: tf.Tensor) -> dict:
+        """The answer of a recommending signature: top-k of ``users``, ``known`` rows excluded."""
+        cold_queries, cold_bias = self._cold_queries(users, known) if self.uses_profile else (None, None)
+        return self._answer(*self.index.top_k(users, known, self.k, cold_queries=cold_queries, cold_bias=cold_bias))
 
     def _users(self, user_id: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(embeddings [B, dim], known rows [B, K]) of user ids; unknown users get the default vector."""
@@ -148,7 +174,7 @@ class RetrievalModule(tf.Module):
     def serve(self, user_id):
         """``serving_default``: user ids [B] -> top-k ``item_ids`` [B, k] and ``scores``, known items excluded."""
         users, known = self._users(user_id)
-        return self._answer(*self.index.top_k(users, known, self.k))
+        return self._top_k(users, known)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="history")])
     def recommend_history(self, history):
@@ -157,7 +183,7 @@ class RetrievalModule(tf.Module):
         users = self.user_tower({USER_ID: tf.fill([batch], contract.PAD), "history": history}, training=False)
         # One -1 column keeps ``known`` non-empty when L is 0.
         known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
-        return self._answer(*self.index.top_k(users, known, self.k))
+        return self._top_k(users, known)
 
     def _recommend_profile(self, history, user_categorical, user_numeric, user_numeric_mask):
         """Users unseen in training with a profile: history [B, L], the users table's ``column=value``
@@ -168,7 +194,7 @@ class RetrievalModule(tf.Module):
             contract.USER_NUMERIC: user_numeric, contract.USER_NUMERIC_MASK: user_numeric_mask,
         }, training=False)
         known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
-        return self._answer(*self.index.top_k(users, known, self.k))
+        return self._top_k(users, known)
 
     def _search_text(self, query):
         """Cross-modal search: text queries [B] -> the ``item_ids`` whose fused embeddings best match."""
@@ -179,8 +205,10 @@ class RetrievalModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
     def embed_items(self, item_id):
-        """Item ids [B] -> ``embeddings`` [B, dim], ``modality_weights`` [B, M], ``score_offsets`` [B]
-        (a user's score is ``user @ embedding + score_offset``) and ``found`` [B] (unknown: zeros)."""
+        """Item ids [B] -> ``embeddings`` [B, dim], ``modality_weights`` [B, M], ``score_offsets`` [B],
+        ``has_id`` [B] and ``found`` [B] (unknown: zeros). A user's score is ``embed_users``'
+        ``embeddings @ embedding + score_offset`` where ``has_id``, else ``cold_item_queries @
+        embedding + cold_item_bias + score_offset``."""
         rows = self.item_table.lookup(item_id)
         found = rows >= 0
         safe = tf.maximum(rows, 0)
@@ -189,14 +217,19 @@ class RetrievalModule(tf.Module):
             "embeddings": self.index.embeddings_of(safe) * scale,
             "modality_weights": tf.gather(self.item_weights, safe) * scale,
             "score_offsets": self.index.offsets_of(safe) * scale[:, 0],
+            "has_id": self.index.has_id_of(safe) & found,
             "found": found,
         }
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=USER_ID)])
     def embed_users(self, user_id):
-        """User ids [B] -> ``embeddings`` [B, dim] and ``known`` [B] (unknown users: the default vector)."""
-        users, _ = self._users(user_id)
-        return {"embeddings": users, "known": self.user_table.lookup(user_id) >= 0}
+        """User ids [B] -> ``embeddings`` [B, dim], the query and bias for items without a trained id
+        (``cold_item_queries`` [B, dim], ``cold_item_bias`` [B]), and ``known`` [B] (unknown users: the
+        default vector, no bias)."""
+        users, known = self._users(user_id)
+        cold_queries, cold_bias = self._cold_queries(users, known)
+        return {"embeddings": users, "cold_item_queries": cold_queries, "cold_item_bias": cold_bias,
+                "known": self.user_table.lookup(user_id) >= 0}
 
     @tf.function(
         input_signature=[
@@ -210,7 +243,11 @@ class RetrievalModule(tf.Module):
         rows = self.item_table.lookup(candidates)
         rows, _ = tf.unique(tf.boolean_mask(rows, rows >= 0))
         users, known = self._users(user_id)
-        scores = tf.matmul(users, self.index.embeddings_of(rows), transpose_b=True) + self.index.offsets_of(rows)[None]
+        embeddings = self.index.embeddings_of(rows)
+        cold_queries, cold_bias = self._cold_queries(users, known)
+        scores = tf.where(self.index.has_id_of(rows)[None], tf.matmul(users, embeddings, transpose_b=True),
+                          tf.matmul(cold_queries, embeddings, transpose_b=True) + cold_bias[:, None])
+        scores += self.index.offsets_of(rows)[None]
         scores = mask_known(tf.broadcast_to(rows[None], tf.shape(scores)), scores, known)
         top = tf.math.top_k(scores, k=tf.minimum(tf.maximum(k, 0), tf.shape(rows)[0]))
         return {"item_ids": tf.gather(self.item_ids, tf.gather(rows, top.indices)), "scores": top.values}

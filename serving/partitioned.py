@@ -3,8 +3,9 @@
 At export the catalogue is clustered by spherical k-means (NumPy) into
 ``cells``; items are stored sorted by cell, with the cell boundaries. A query
 scores the centroids, probes its ``nprobe`` best cells and re-scores exactly
-the items in them; items with a score offset (the cold-item prior) are
-scored for every query instead. Because only core ops (``MatMul``, ``TopKV2``,
+the items in them; items without a trained id or with a score offset (the
+cold-item prior) are scored for every query instead, with the query for such
+items when one is given. Because only core ops (``MatMul``, ``TopKV2``,
 ``RaggedRange``, ``GatherV2``, ``RaggedTensorToTensor``...) run, stock TF Serving loads it
 (ScaNN's custom ops would not load there; see STACK_NOTES.md).
 """
@@ -16,7 +17,7 @@ import numpy as np
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
-from braidrec.serving.index import NEG_INF, item_offsets, mask_known, pad_top_k
+from braidrec.serving.index import NEG_INF, item_flags, item_offsets, mask_known, pad_top_k
 
 
 def default_cells(items: int) -> int:
@@ -55,11 +56,12 @@ def spherical_kmeans(x: np.ndarray, cells: int, iterations: int = 12, sample: in
 class PartitionedIndex(tf.Module):
     """Approximate top-k: probe the ``nprobe`` nearest cells, re-score their items exactly.
 
-    Items with a non-zero score offset (cold items lifted by the content prior)
-    are kept out of the cells and scored for every query: an offset can lift an
-    item above anything in the probed cells, and cells are chosen by the dot
-    product, so a lifted item in an unprobed cell would be missed. Their count
-    (the items without a trained id) sets the extra cost per query.
+    Items without a trained id, and items with a non-zero score offset (cold
+    items lifted by the content prior), are kept out of the cells and scored for
+    every query: an offset can lift an item above anything in the probed cells,
+    cold items are scored with their own query (``cold_queries``), and cells are
+    chosen by the dot product with ``queries``, so such an item in an unprobed
+    cell would be missed. Their count sets the extra cost per query.
 
     Args:
         embeddings: float32 [items, dim] (L2-normalised), catalogue row order.
@@ -67,15 +69,17 @@ class PartitionedIndex(tf.Module):
         nprobe: cells searched per query (capped at ``cells``).
         seed: k-means seed (the export is reproducible).
         offsets: float32 [items] added to the exact scores (default: none).
+        has_id: bool [items], the item has a trained id (default: all have).
     """
 
     def __init__(self, embeddings: np.ndarray, cells: int = 0, nprobe: int = 16, seed: int = 0,
-                 offsets: np.ndarray | None = None):
+                 offsets: np.ndarray | None = None, has_id: np.ndarray | None = None):
         super().__init__(name="partitioned")
         embeddings = np.asarray(embeddings, np.float32)
         self.size = int(len(embeddings))
         offsets = item_offsets(offsets, self.size)
-        lifted = offsets != 0
+        has_id = item_flags(has_id, self.size)
+        lifted = (offsets != 0) | ~has_id
         clustered = np.flatnonzero(~lifted)
         if len(clustered) == 0:
             # Every item is lifted: cluster them all and probe every cell, which is exact.
@@ -90,9 +94,12 @@ class PartitionedIndex(tf.Module):
         splits = np.concatenate([[0], np.cumsum(np.bincount(members, minlength=cells))])
         self.cell_sizes = np.diff(splits)
         self.scanned = int(lifted.sum())
+        # Only when every item was lifted (then all are clustered): such cells need the cold query too.
+        self.cold_in_cells = bool((~has_id[clustered]).any())
         self.centroids = tf.Variable(centroids, trainable=False, name="centroids")
         self.sorted_embeddings = tf.Variable(embeddings[order], trainable=False, name="sorted_embeddings")
         self.sorted_offsets = tf.Variable(offsets[order], trainable=False, name="sorted_offsets")
+        self.sorted_has_id = tf.Variable(has_id[order], trainable=False, name="sorted_has_id")
         self.sorted_rows = tf.Variable(order.astype(np.int32), trainable=False, name="sorted_rows")
         self.positions = tf.Variable(np.argsort(order).astype(np.int32), trainable=False, name="positions")
         self.splits = tf.Variable(splits.astype(np.int64), trainable=False, name="splits")
@@ -102,6 +109,7 @@ class PartitionedIndex(tf.Module):
         self.scanned_embeddings = tf.Variable(embeddings[scanned], trainable=False, name="scanned_embeddings")
         self.scanned_offsets = tf.Variable(offsets[scanned], trainable=False, name="scanned_offsets")
         self.scanned_rows = tf.Variable(scanned.astype(np.int32), trainable=False, name="scanned_rows")
+        self.scanned_has_id = tf.Variable(has_id[scanned], trainable=False, name="scanned_has_id")
 
     def embeddings_of(self, rows: tf.Tensor) -> tf.Tensor:
         """Embeddings [n, dim] of catalogue ``rows`` (all valid)."""
@@ -111,9 +119,15 @@ class PartitionedIndex(tf.Module):
         """Score offsets [n] of catalogue ``rows`` (all valid)."""
         return tf.gather(self.sorted_offsets, tf.gather(self.positions, rows))
 
-    def candidates(self, queries: tf.Tensor, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+    def has_id_of(self, rows: tf.Tensor) -> tf.Tensor:
+        """Whether catalogue ``rows`` (all valid) have a trained id [n]."""
+        return tf.gather(self.sorted_has_id, tf.gather(self.positions, rows))
+
+    def candidates(self, queries: tf.Tensor, with_offsets: bool = True, cold_queries: tf.Tensor | None = None,
+                   cold_bias: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """(rows [batch, C], exact scores [batch, C]) of the items in each query's probed cells,
-        then of every lifted item.
+        then of every lifted item (those without a trained id scored with ``cold_queries`` plus
+        ``cold_bias`` when given).
 
         C is the largest candidate count in the batch; shorter rows are padded
         with row -1 and score ``NEG_INF`` before the lifted items.
@@ -125,6 +139,11 @@ class PartitionedIndex(tf.Module):
         counts = tf.reduce_sum(limits - starts, axis=1)
         query_of = tf.repeat(tf.range(tf.shape(queries)[0], dtype=tf.int64), counts)
         flat_scores = tf.reduce_sum(tf.gather(self.sorted_embeddings, positions) * tf.gather(queries, query_of), axis=1)
+        cold_bias = tf.zeros(tf.shape(queries)[:1]) if cold_bias is None else cold_bias
+        if cold_queries is not None and self.cold_in_cells:
+            cold_flat = tf.reduce_sum(tf.gather(self.sorted_embeddings, positions) * tf.gather(cold_queries, query_of), axis=1)
+            cold_flat += tf.gather(cold_bias, query_of)
+            flat_scores = tf.where(tf.gather(self.sorted_has_id, positions), flat_scores, cold_flat)
         if with_offsets:
             flat_scores += tf.gather(self.sorted_offsets, positions)
         scores = tf.RaggedTensor.from_row_lengths(flat_scores, counts).to_tensor(default_value=NEG_INF)
@@ -133,15 +152,19 @@ class PartitionedIndex(tf.Module):
             # Nothing to scan; and a MatMul with an empty operand aborts the process under oneDNN here.
             return rows, scores
         scanned_scores = tf.matmul(queries, self.scanned_embeddings, transpose_b=True)
+        if cold_queries is not None:
+            cold_scores = tf.matmul(cold_queries, self.scanned_embeddings, transpose_b=True) + cold_bias[:, None]
+            scanned_scores = tf.where(self.scanned_has_id[None], scanned_scores, cold_scores)
         if with_offsets:
             scanned_scores += self.scanned_offsets[None]
         scanned_rows = tf.tile(self.scanned_rows[None], [tf.shape(queries)[0], 1])
         return tf.concat([rows, scanned_rows], axis=1), tf.concat([scores, scanned_scores], axis=1)
 
-    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+    def top_k(self, queries: tf.Tensor, known: tf.Tensor, k: int, with_offsets: bool = True,
+              cold_queries: tf.Tensor | None = None, cold_bias: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """(rows [batch, k], scores [batch, k]) best first, ``known`` rows (padded -1) excluded;
-        ``with_offsets`` as :meth:`BruteForceIndex.top_k`."""
-        rows, scores = self.candidates(queries, with_offsets)
+        the other arguments as :meth:`BruteForceIndex.top_k`."""
+        rows, scores = self.candidates(queries, with_offsets, cold_queries, cold_bias)
         scores = mask_known(rows, scores, known)
         top = tf.math.top_k(scores, k=tf.minimum(k, tf.shape(scores)[1]))
         return pad_top_k(tf.gather(rows, top.indices, batch_dims=1), top.values, k)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
@@ -29,6 +30,18 @@ TINY_TRAIN = [
     "--train.epochs", "2", "--train.batch_size", "128", "--train.verbose", "0", "--model.embedding_dim", "32",
     "--train.weight_ema_epochs", "0", "--train.learning_rate", "0.002", "--model.user_features", "true",
 ]
+
+
+def served_scores(users: dict, items: dict) -> np.ndarray:
+    """[B, k] scores of the export's rule, from ``embed_users`` outputs for B users and ``embed_items``
+    outputs for their k items each ([B * k] rows): ``embeddings @ item + score_offset`` for items with
+    a trained id, ``cold_item_queries @ item + cold_item_bias + score_offset`` for the others."""
+    batch = len(users["embeddings"])
+    embeddings = np.asarray(items["embeddings"]).reshape(batch, -1, np.shape(users["embeddings"])[1])
+    warm = np.einsum("bkd,bd->bk", embeddings, np.asarray(users["embeddings"]))
+    cold = np.einsum("bkd,bd->bk", embeddings, np.asarray(users["cold_item_queries"])) + np.asarray(users["cold_item_bias"])[:, None]
+    has_id = np.asarray(items["has_id"]).reshape(batch, -1)
+    return np.where(has_id, warm, cold) + np.asarray(items["score_offsets"]).reshape(batch, -1)
 
 
 def braid(*argv: str) -> None:

@@ -112,7 +112,7 @@ def test_trained_model_offsets_only_items_without_an_id(tiny_run):
     counts = np.where(first == first[0], 50, 2) * (data.train_counts > 0)
     fit = tower.fit_prior(features, counts)
     assert fit.scale > 0
-    _, _, offsets = item_embeddings(trained.model, data.catalogue)
+    offsets = item_embeddings(trained.model, data.catalogue).offsets
     warm = data.train_counts > 0
     assert (offsets[warm] == 0).all()
     assert np.ptp(offsets[~warm]) > 0

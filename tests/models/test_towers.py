@@ -26,7 +26,7 @@ def _model(tiny_run, **model_changes):
 @pytest.mark.parametrize("disabled", [["image"], ["text", "categorical"]])
 def test_disabled_modalities_get_no_weight(tiny_run, catalogue, disabled):
     model = _model(tiny_run, disabled_modalities=disabled)
-    _, weights, _ = item_embeddings(model, catalogue)
+    weights = item_embeddings(model, catalogue).weights
     for name in disabled:
         assert (weights[:, model.item_tower.modalities.index(name)] == 0).all()
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)

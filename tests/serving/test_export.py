@@ -1,5 +1,6 @@
 """The SavedModel: layout, signatures, save -> load -> compare, unknown users."""
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ from braidrec.features import contract, readers
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.datasets import pad_histories, user_profiles
 from braidrec.models.evaluate import EvalData
+from braidrec.models.taste_profile import cold_item_queries, score_moments, taste_profiles
 from braidrec.models.train import train
 from braidrec.serving.export import build_module, load_servable, next_version, save_module, serving_data
 from braidrec.serving.module import RetrievalModule
+from tests.conftest import served_scores
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +70,10 @@ def test_save_load_compare(tiny_run, tmp_path, servable, model, request):
     after = loaded.signatures["serving_default"](user_id=users)
     np.testing.assert_array_equal(before["item_ids"].numpy(), after["item_ids"].numpy())
     np.testing.assert_allclose(before["scores"].numpy(), after["scores"].numpy(), rtol=1e-5, atol=1e-6)
-    # The served score is the plain dot product of the exported embeddings (plus the cold offset).
-    embedded_users = loaded.signatures["embed_users"](user_id=users)["embeddings"].numpy()
+    # The served score is the exported embeddings' dot product (cold items: with their query and bias) plus the offset.
+    embedded_users = loaded.signatures["embed_users"](user_id=users)
     items = loaded.signatures["embed_items"](item_id=tf.reshape(after["item_ids"], [-1]))
-    embeddings = items["embeddings"].numpy().reshape(len(embedded_users), 10, -1)
-    scores = np.einsum("bkd,bd->bk", embeddings, embedded_users) + items["score_offsets"].numpy().reshape(-1, 10)
-    np.testing.assert_allclose(scores, after["scores"].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(served_scores(embedded_users, items), after["scores"].numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_known_and_unknown_users_get_k_items_without_known_ones(tiny_run, servable):
@@ -122,12 +123,22 @@ def test_profiles_save_load_compare_with_the_keras_user_tower(tiny_run, servable
     new_user = tower({contract.USER_ID: tf.constant([""] * 3), "history": tf.constant(history), **inputs}).numpy()
     out = servable.signatures["recommend_profile"](history=tf.constant(history), **inputs)
     items = servable.signatures["embed_items"](item_id=tf.reshape(out["item_ids"], [-1]))
-    embeddings = items["embeddings"].numpy().reshape(3, 10, -1)
-    offsets = items["score_offsets"].numpy().reshape(3, 10)
-    np.testing.assert_allclose(np.einsum("bkd,bd->bk", embeddings, new_user) + offsets, out["scores"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(served_scores(_history_user(tiny_run, new_user, history), items), out["scores"].numpy(), atol=1e-5)
     empty = {k: tf.zeros_like(v) for k, v in inputs.items()}
     without = servable.signatures["recommend_profile"](history=tf.constant(history), **empty)["scores"].numpy()
     assert not np.allclose(without, out["scores"].numpy(), atol=1e-4), "the profile must change the answer"
+
+
+def _history_user(tiny_run, users: np.ndarray, history: np.ndarray) -> dict:
+    """``embed_users``-like outputs of new users (tower vectors ``users``) with ``history`` [B, L] item ids."""
+    trained = load_model_dir(tiny_run["model"])
+    data = serving_data(trained.model, EvalData.load(trained.features_dir))
+    row_of = {item: row for row, item in enumerate(data.item_ids.astype(str))}
+    rows = np.array([[row_of.get(item, -1) for item in items] for items in history.astype(str)])
+    profiles = taste_profiles(rows, functools.partial(tf.gather, data.item_embeddings))
+    moments = score_moments(data.item_embeddings, data.item_has_id)
+    queries, bias = cold_item_queries(users, profiles, data.cold_profile_weight, moments)
+    return {"embeddings": users, "cold_item_queries": queries.numpy(), "cold_item_bias": bias.numpy()}
 
 
 def test_cold_item_offsets_save_load_compare(tiny_run, tmp_path):
@@ -145,8 +156,10 @@ def test_cold_item_offsets_save_load_compare(tiny_run, tmp_path):
     served = load_servable(save_module(RetrievalModule(trained.model.user_tower, served_data, 10, item_tower=tower), tmp_path, "prior"))
 
     users = _known_users(served, 5)
-    embedded = served.signatures["embed_users"](user_id=tf.constant(users))["embeddings"].numpy()
-    scores = embedded @ served_data.item_embeddings.T + served_data.item_offsets
+    embedded = served.signatures["embed_users"](user_id=tf.constant(users))
+    catalogue = {"embeddings": np.tile(served_data.item_embeddings, (len(users), 1)), "has_id": np.tile(served_data.item_has_id, len(users)),
+                 "score_offsets": np.tile(served_data.item_offsets, len(users))}
+    scores = served_scores({k: v.numpy() for k, v in embedded.items()}, catalogue)
     rows = {u: r for r, u in enumerate(served_data.user_ids.astype(str))}
     for row, user in enumerate(users):
         known = served_data.known_items[rows[user]]

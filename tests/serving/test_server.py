@@ -55,7 +55,7 @@ def test_row_format_predict_equals_the_savedmodel(server, users, tiny_run):
 @pytest.mark.parametrize(
     "signature, inputs, outputs",
     [
-        ("embed_items", {"item_id": ["i00001", "zzz"]}, {"embeddings", "modality_weights", "score_offsets", "found"}),
+        ("embed_items", {"item_id": ["i00001", "zzz"]}, {"embeddings", "modality_weights", "score_offsets", "has_id", "found"}),
         ("recommend_history", {"history": [["", "i00001"], ["i00002", "i00003"]]}, {"item_ids", "scores"}),
         (
             "recommend_profile",

@@ -14,6 +14,7 @@ from braidrec.serving.index import BruteForceIndex
 from braidrec.serving.model_config import CONFIG_FILE, parse_model_config
 from braidrec.serving.partitioned import PartitionedIndex
 from braidrec.serving.warmup import read_warmup
+from tests.conftest import served_scores
 
 SIGNATURES = [
     "serving_default", "recommend_history", "recommend_profile", "recommend_candidates", "search_text", "embed_items", "embed_users",
@@ -64,11 +65,10 @@ def test_embed_items_returns_catalogue_embeddings_and_modality_weights(servable)
 
 def test_embed_users_score_equals_serving_default(servable):
     user = servable.all_user_ids().numpy()[:1]
-    emb = servable.signatures["embed_users"](user_id=tf.constant(user))["embeddings"].numpy()
+    users = servable.signatures["embed_users"](user_id=tf.constant(user))
     rec = servable.signatures["serving_default"](user_id=tf.constant(user))
     items = servable.signatures["embed_items"](item_id=rec["item_ids"][0])
-    expected = items["embeddings"].numpy() @ emb[0] + items["score_offsets"].numpy()
-    np.testing.assert_allclose(expected, rec["scores"].numpy()[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(served_scores(users, items), rec["scores"].numpy(), rtol=1e-4, atol=1e-5)
 
 
 def _ops(export_dir):
@@ -185,3 +185,30 @@ def test_partitioned_index_with_every_item_lifted_is_exact():
 def test_index_refuses_offsets_of_the_wrong_length():
     with pytest.raises(ValueError, match="one offset each"):
         BruteForceIndex(np.zeros((4, 2), np.float32), np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("cold_share", [0.2, 1.0])
+@pytest.mark.parametrize("make_index", [
+    lambda e, o, h: BruteForceIndex(e, o, h),
+    lambda e, o, h: PartitionedIndex(e, cells=4, nprobe=4, offsets=o, has_id=h),
+])
+def test_indexes_score_items_without_an_id_with_the_cold_query(make_index, cold_share):
+    """Rows without a trained id are scored ``cold_query @ item + cold_bias + offset``, the others
+    ``query @ item + offset`` (every cell probed, so the partitioned index is exact; with every row
+    lacking an id, they all sit in cells instead of the scanned set)."""
+    rng = np.random.default_rng(4)
+    items = rng.normal(size=(40, 8)).astype(np.float32)
+    has_id = np.arange(40) >= int(40 * cold_share)
+    offsets = np.where(~has_id, rng.uniform(-0.5, 0.5, 40), 0.0).astype(np.float32)
+    queries, cold_queries = rng.normal(size=(2, 6, 8)).astype(np.float32)
+    cold_bias = rng.normal(size=6).astype(np.float32)
+    index = make_index(items, offsets, has_id)
+    rows, scores = index.top_k(tf.constant(queries), tf.fill([6, 1], -1), 7, cold_queries=tf.constant(cold_queries),
+                               cold_bias=tf.constant(cold_bias))
+    expected = np.where(has_id, queries @ items.T, cold_queries @ items.T + cold_bias[:, None]) + offsets
+    np.testing.assert_array_equal(rows.numpy(), np.argsort(-expected, axis=1)[:, :7])
+    np.testing.assert_allclose(scores.numpy(), -np.sort(-expected, axis=1)[:, :7], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(index.has_id_of(tf.constant([0, 39])).numpy(), has_id[[0, 39]])
+    if isinstance(index, PartitionedIndex):
+        # Rows without an id are scanned for every query (all of them clustered when none has one).
+        assert index.scanned == (0 if cold_share == 1.0 else int((~has_id).sum()))
