@@ -114,6 +114,12 @@ class ModelConfig:
     # 0.255 / 0.267 / 0.274 / 0.276 / 0.271 on split 1 and 0.308 / 0.324 / 0.335 / 0.336 / 0.331 on split 2,
     # every seed gaining at 0.75 (README, "Cold items: the taste profile").
     cold_profile_weight: float = 0.75
+    # "catalogue": after training, one constant is added to the score of every item without a trained id so
+    # that such items take their catalogue share of the validation users' top-10 when warm and cold items
+    # are ranked together, as serving ranks them (models/mixed_ranking.py); "none": no constant. Neither
+    # the warm nor the cold metrics can change with it (each ranks one kind of item); metrics.json's
+    # "mixed" shows what it does.
+    cold_calibration: str = "catalogue"
 
 
 @dataclasses.dataclass

@@ -22,6 +22,7 @@ import tensorflow as tf
 from braidrec.features import contract, readers
 from braidrec.models import ranking
 from braidrec.models.datasets import pad_histories, tower_profiles
+from braidrec.models.mixed_ranking import fit_cold_shift, mixed_metrics, mixed_task, top_rows
 from braidrec.models.taste_profile import cold_item_queries, score_moments, taste_profiles
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline.splits import choose_cold_items
@@ -38,6 +39,8 @@ class EvalData:
     cold_items: np.ndarray
     cold_test: dict[str, set[int]]
     max_history: int
+    # user -> [(catalogue row, timestamp)] of their cold_test interactions (the mixed task's windows).
+    cold_events: dict[str, list[tuple[int, int]]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, features_dir: str | Path) -> "EvalData":
@@ -56,9 +59,11 @@ class EvalData:
         cold_rows = np.array(sorted(index[i] for i in cold), dtype=np.int64)
         frame = pd.read_parquet(features_dir / contract.SPLITS_DIR / "cold_test.parquet")
         cold_test: dict[str, set[int]] = {}
-        for user, item in zip(frame["user_id"], frame["item_id"]):
+        cold_events: dict[str, list[tuple[int, int]]] = {}
+        for user, item, stamp in zip(frame["user_id"], frame["item_id"], frame["timestamp"]):
             cold_test.setdefault(user, set()).add(index[item])
-        return cls(catalogue, histories, index, counts, cold_rows, cold_test, extract["max_history"])
+            cold_events.setdefault(user, []).append((index[item], int(stamp)))
+        return cls(catalogue, histories, index, counts, cold_rows, cold_test, extract["max_history"], cold_events)
 
     def task_users(self, split: int | None) -> list[readers.UserHistory]:
         """The users of the warm task on ``split`` (those with an item in it), or of the cold task (None)."""
@@ -115,7 +120,8 @@ class CatalogueEmbeddings(NamedTuple):
     Attributes:
         embeddings: float32 [items, dim].
         weights: float32 [items, modalities], the fusion weights.
-        offsets: float32 [items], the content prior of items without a trained id (:class:`ContentPrior`), else 0.
+        offsets: float32 [items], for items without a trained id the content prior (:class:`ContentPrior`)
+            plus the mixed-ranking calibration shift (``ItemTower.cold_shift``), else 0.
         has_id: bool [items], the item's id is in the trained vocabulary.
     """
 
@@ -167,15 +173,53 @@ def model_metrics(
     tasks = {"warm": (split, data.warm_task(split))}
     if cold:
         tasks["cold"] = (None, data.cold_task())
-    moments = score_moments(items.embeddings, items.has_id)
     out = {}
     for name, (task_split, (ids, hist, relevant, candidates)) in tasks.items():
-        users = user_embeddings(model, ids, hist, batch_size, tower_profiles(model.user_tower, data.histories, ids))
-        profiles = taste_profiles(data.history_rows(task_split), functools.partial(tf.gather, items.embeddings))
-        queries, bias = (t.numpy() for t in cold_item_queries(users, profiles, model.cold_profile_weight, moments))
-        out[name] = ranking.evaluate_ranking(
-            lambda r: catalogue_scores(users[r], queries[r], bias[r], items), candidates, relevant, ks, batch_size)
+        score = task_scores(model, data, task_split, ids, hist, items, batch_size)
+        out[name] = ranking.evaluate_ranking(score, candidates, relevant, ks, batch_size)
     return out
+
+
+def task_scores(model: BraidModel, data: EvalData, split: int | None, ids: np.ndarray, histories: np.ndarray,
+                items: CatalogueEmbeddings, batch_size: int = 1024):
+    """user positions [n] -> scores [n, items] of the users of ``split``'s task (None: the cold task),
+    ``ids`` and ``histories`` as :meth:`EvalData.warm_task` or :meth:`EvalData.cold_task` give them."""
+    users = user_embeddings(model, ids, histories, batch_size, tower_profiles(model.user_tower, data.histories, ids))
+    profiles = taste_profiles(data.history_rows(split), functools.partial(tf.gather, items.embeddings))
+    moments = score_moments(items.embeddings, items.has_id)
+    queries, bias = (t.numpy() for t in cold_item_queries(users, profiles, model.cold_profile_weight, moments))
+    return lambda rows: catalogue_scores(users[rows], queries[rows], bias[rows], items)
+
+
+def mixed_ranking_metrics(model: BraidModel, data: EvalData, items: CatalogueEmbeddings, split: int = contract.SPLIT_TEST,
+                          k: int = 10) -> dict:
+    """:func:`~braidrec.models.mixed_ranking.mixed_metrics` of the model on ``split``: the whole catalogue ranked at once."""
+    ids, hist, _, _ = data.warm_task(split)
+    task = mixed_task(data, split)
+    return mixed_metrics(task_scores(model, data, split, ids, hist, items), task, ~items.has_id, k)
+
+
+def fit_cold_calibration(model: BraidModel, data: EvalData, k: int = 10) -> dict | None:
+    """Sets the item tower's ``cold_shift`` so that items without a trained id take their share of the
+    catalogue's candidates of the validation users' top-``k`` in the mixed ranking
+    (:func:`~braidrec.models.mixed_ranking.fit_cold_shift`); None when there is nothing to calibrate.
+
+    Returns:
+        ``{"shift", "target_share", "cold_share_before"}``.
+    """
+    model.item_tower.cold_shift.assign(0.0)
+    items = item_embeddings(model, data.catalogue)
+    cold = ~items.has_id
+    task = mixed_task(data, contract.SPLIT_VAL)
+    if not cold.any() or not len(task.user_rows):
+        return None
+    ids, hist, _, _ = data.warm_task(contract.SPLIT_VAL)
+    scores = task_scores(model, data, contract.SPLIT_VAL, ids, hist, items)(task.user_rows)
+    target = float(cold[task.candidates].mean())
+    before = float(cold[top_rows(scores, task, task.user_rows, k)].mean())
+    shift = fit_cold_shift(scores, task, cold, target, k)
+    model.item_tower.cold_shift.assign(shift)
+    return {"shift": shift, "target_share": target, "cold_share_before": before}
 
 
 def baseline_metrics(data: EvalData, ks: list[int], ground_truth=None, batch_size: int = 1024) -> dict:

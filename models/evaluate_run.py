@@ -11,7 +11,7 @@ from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models import diagnostics
 from braidrec.models.checkpoint import load_model_dir
-from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings, model_metrics
+from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings, mixed_ranking_metrics, model_metrics
 from braidrec.pipeline.fileutil import write_text_atomic
 
 
@@ -35,6 +35,7 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue, unseen=cold)
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
     metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
+    metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items)
     metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)), "test_users": metrics["braidrec"]["warm"]["users"]}
     return metrics
 

@@ -98,6 +98,9 @@ class ItemTower(keras.layers.Layer):
             if self.numeric_encoder is not None:
                 sizes.append(self.num_numeric * NUMERIC_BUCKETS)
             self.content_prior = ContentPrior(sizes, config.cold_prior_weight, temperature, name="prior")
+        # Added to the score of every item without a trained id, set after training so that such items
+        # take their share of a mixed ranking (models/mixed_ranking.py); 0 until then.
+        self.cold_shift = self.add_weight("cold_shift", [], initializer="zeros", trainable=False)
         # The prior reads the same modalities as the fusion: an ablated one says nothing there either.
         self.prior_reads = {m: m not in config.disabled_modalities for m in ("text", "categorical", "numeric")}
         self.dot = config.scoring == "dot"
@@ -119,10 +122,11 @@ class ItemTower(keras.layers.Layer):
             ``embedding`` [batch, dim] (normalised with ``scoring=cosine``), ``weights`` [batch, M] (fusion),
             ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
             ``mask`` [batch, M] (present and enabled; id dropout applied in training),
-            ``prior`` [batch] (:class:`ContentPrior`'s score offset; 0 for items with a trained id,
-            without the prior, or in training), ``has_id`` [batch] (the id is in the trained vocabulary;
-            items without one are scored with :func:`~braidrec.models.taste_profile.cold_item_queries`), and with ``scoring=dot`` ``content`` [batch, dim]
-            (the fused content alone, what an item without an id is).
+            ``prior`` [batch] (the score offset of items without a trained id: :class:`ContentPrior`'s
+            prior plus ``cold_shift``; 0 for items with a trained id, or in training), ``has_id`` [batch]
+            (the id is in the trained vocabulary; items without one are scored with
+            :func:`~braidrec.models.taste_profile.cold_item_queries`), and with ``scoring=dot``
+            ``content`` [batch, dim] (the fused content alone, what an item without an id is).
         """
         id_emb, id_present = self.id_encoder(features[contract.ITEM_ID])
         drop = None
@@ -179,6 +183,8 @@ class ItemTower(keras.layers.Layer):
                 features, tokens = {k: v[:fused_rows] for k, v in features.items()}, tokens[:fused_rows]
             groups = self.prior_inputs(features, tokens)
         prior = tf.zeros(tf.shape(fuse_present), tf.float32) if groups is None else self.content_prior(groups, fuse_present)
+        if not training:
+            prior += tf.where(fuse_present, 0.0, self.cold_shift)
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior,
                 "has_id": fuse_present, **extra}
 

@@ -16,7 +16,7 @@ import tf_keras as keras
 from braidrec.config import RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
-from braidrec.models.evaluate import EvalData, model_metrics
+from braidrec.models.evaluate import EvalData, fit_cold_calibration, model_metrics
 from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 from braidrec.runtime import set_op_threads
 
@@ -216,6 +216,9 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     }
     if prior is not None:
         history["cold_prior"] = dataclasses.asdict(prior)
+    # After the prior: the calibration shifts the cold items' scores as served, offsets included.
+    if config.model.cold_calibration == "catalogue":
+        history["cold_calibration"] = fit_cold_calibration(model, data)
     work = temp_dir_beside(Path(out_dir))
     try:
         trained = checkpoint.TrainedModel(model, vocab, features_dir, config.model, extract, config.train)

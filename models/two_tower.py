@@ -10,6 +10,7 @@ from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models.alignment import MASKED_SCORE, id_keys, paired_info_nce
 from braidrec.models.fusion import balance_penalty
+from braidrec.models.mixed_ranking import check_calibration
 from braidrec.models.taste_profile import check_profile_weight
 from braidrec.models.towers import ItemTower
 from braidrec.models.user_tower import UserTower
@@ -55,6 +56,7 @@ class BraidModel(tfrs.Model):
         self.item_tower = ItemTower(vocab, model, extract, train.temperature, name="item_tower")
         self.user_tower = UserTower(vocab, model, extract.max_history, self.item_tower.id_encoder, name="user_tower")
         check_profile_weight(model.cold_profile_weight)
+        check_calibration(model.cold_calibration)
         # Scoring only (models/taste_profile.py): training never sees items without an id as candidates.
         # The dot head's user vector is unnormalised, so a unit-norm profile has no fixed share of it:
         # that head scores every item with the tower's vector.

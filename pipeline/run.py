@@ -22,7 +22,7 @@ import yaml
 
 from braidrec.config import RunConfig
 from braidrec.features import readers
-from braidrec.models.checkpoint import HISTORY_JSON
+from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON
 from braidrec.models.content_prior import MIN_HELDOUT_GAIN
 
 
@@ -113,6 +113,18 @@ def prior_line(model_dir: Path) -> str | None:
     return f"cold-item content prior: on, scale {prior['scale']:.2f}; {gain}"
 
 
+def profile_line(model_dir: Path) -> str | None:
+    """How items without a trained id are scored (models/taste_profile.py), from the model's configuration."""
+    path = model_dir / MODEL_JSON
+    if not path.is_file():
+        return None
+    model = json.loads(path.read_text())["model"]
+    weight = 0.0 if model.get("scoring") == "dot" else model.get("cold_profile_weight", 0.0)
+    if weight == 0:
+        return "cold items scored with the user tower's vector (model.cold_profile_weight 0)"
+    return f"cold items scored with the user's taste profile at weight {weight:.2f}, the tower's vector at {1 - weight:.2f}"
+
+
 def summary(result: dict, users: int = 3, top: int = 5) -> str:
     """A human summary: artefacts, metrics against baselines, and a few users' recommendations."""
     paths = RunPaths(Path(result["run"]))
@@ -132,9 +144,12 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         if unseen:
             lines.append(f"  of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
-    prior = prior_line(paths.model)
-    if prior:
-        lines.append(prior)
+    lines += [line for line in (prior_line(paths.model), profile_line(paths.model)) if line]
+    mixed = metrics.get("mixed")
+    if mixed:
+        lines.append(f"warm and cold items ranked together: Recall@10 {mixed['recall@10']:.3f}, the held-out warm item in "
+                     f"the top-10 for {mixed['warm_hits@10']:.3f} of users, cold items in {mixed['cold_share@10']:.3f} of "
+                     f"the slots ({mixed['relevant_cold_share']:.3f} of what users met next)")
     catalogue = readers.load_catalogue(paths.features)
     titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))
     histories = {u.user_id: u for u in readers.load_histories(paths.features)}

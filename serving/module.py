@@ -46,7 +46,7 @@ class ServingData:
         user_profiles: each known user's profile (``models.datasets.user_profiles``), empty
             when the user tower reads none.
         item_offsets: float32 [items] added to a user's dot product with each item (the content
-            prior of items without a trained id); None: zeros.
+            prior and the mixed-ranking calibration shift of items without a trained id); None: zeros.
         item_has_id: bool [items], the item has a trained id; None: all have.
         cold_profile_weight: ``model.cold_profile_weight`` (0: the tower's vector scores every item).
     """

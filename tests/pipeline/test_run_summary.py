@@ -15,3 +15,6 @@ def test_summary_reports_metrics_alignment_and_recommendations(tiny_run):
     assert "top-3 recommendations" in text
     prior = json.loads((tiny_run["model"] / "history.json").read_text())["cold_prior"]
     assert f"by {prior['heldout_gain']:.3f} nats per interaction" in text
+    # The tiny run keeps the default weight of the taste profile for items without a trained id.
+    assert "cold items scored with the user's taste profile at weight 0.75, the tower's vector at 0.25" in text
+    assert f"cold items in {metrics['mixed']['cold_share@10']:.3f} of the slots" in text
