@@ -65,8 +65,8 @@ class ModelConfig:
 
     # 128 (64 before 2026-12-02), with train.temperature 0.1 and train.learning_rate 0.002: on ml-100k
     # warm Recall@10 / NDCG@10 0.229 / 0.121, cold 0.242, against 0.210 / 0.110 / 0.237 at 64-d, 0.05 and
-    # 0.001 (bench/results/quality.md, rows attention and dim64), at 1.28x the seconds per epoch
-    # (bench/results/train.md).
+    # 0.001 (bench/results/quality.md, rows no_taste_profile and dim64: cold items scored by the tower's
+    # vector), at 1.28x the seconds per epoch (bench/results/train.md).
     embedding_dim: int = 128
     fusion: str = "attention"
     text_embedding_dim: int = 64
@@ -105,6 +105,8 @@ class ModelConfig:
     # 0.246 / 0.252 / 0.256 / 0.257, a plateau from 3 (on the bench's split: 2 / 3 / 4 give 0.242 / 0.242 / 0.237).
     # Split seed 2 later (weights 3 / 4 / 6: 0.309 / 0.316 / 0.319) leans higher, the bench's split lower
     # (0.242 / 0.237 / 0.226): over the three splits 3-6 lie within 0.002 (README, "Cold items: the content prior").
+    # Those figures scored cold items with the tower's vector; beside the taste profile (next) 2 / 3 / 4 lie
+    # within 0.003 on split seeds 1 and 2, so it stays at 3.
     cold_prior_weight: float = 3.0
     # Items without a trained id are scored against (1 - w) * the user tower's vector + w * the user's
     # taste profile (the normalised mean embedding of every item in their history, rescaled to the tower's
