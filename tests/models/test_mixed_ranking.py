@@ -8,7 +8,7 @@ import pytest
 
 from braidrec.features import contract
 from braidrec.features.readers import UserHistory
-from braidrec.models.mixed_ranking import MixedTask, fit_cold_shift, mixed_metrics, mixed_task
+from braidrec.models.mixed_ranking import MixedTask, check_calibration, fit_cold_shift, mixed_metrics, mixed_task
 
 TRAIN, VAL, TEST = contract.SPLIT_TRAIN, contract.SPLIT_VAL, contract.SPLIT_TEST
 
@@ -67,3 +67,9 @@ def test_trained_model_records_its_calibration_and_mixed_metrics(tiny_run):
     mixed = json.loads(tiny_run["metrics"].read_text())["mixed"]
     assert set(mixed) == {"recall@10", "warm_hits@10", "cold_share@10", "relevant_cold_share", "users"}
     assert 0 <= mixed["cold_share@10"] <= 1 and mixed["users"] > 0
+
+
+def test_unknown_calibration_is_refused_with_the_choices():
+    check_calibration("none")
+    with pytest.raises(ValueError, match="'catalogue', 'none'"):
+        check_calibration("share")
