@@ -80,7 +80,7 @@ def score_moments(embeddings: np.ndarray, has_id: np.ndarray) -> ScoreMoments:
 
 def cold_item_queries(users: tf.Tensor, profiles: tf.Tensor, weight: float, moments: ScoreMoments) -> tuple[tf.Tensor, tf.Tensor]:
     """(queries [batch, dim], bias [batch]): a user's score for an item without a trained id is
-    ``queries @ item + bias`` (plus the item's content prior offset).
+    ``queries @ item + bias`` (plus the item's score offset: the content prior and calibration shift).
 
     The profile ``p`` is rescaled to ``s * p`` with ``s = sd(user) / sd(p)`` and shifted by
     ``mean(user) - s * mean(p)``, the moments of each vector's scores over the items with an id
