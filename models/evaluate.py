@@ -22,7 +22,7 @@ import tensorflow as tf
 from braidrec.features import contract, readers
 from braidrec.models import ranking
 from braidrec.models.datasets import pad_histories, tower_profiles
-from braidrec.models.mixed_ranking import fit_cold_shift, mixed_metrics, mixed_task, top_rows
+from braidrec.models.mixed_ranking import cold_slots, fit_cold_shift, mixed_metrics, mixed_task
 from braidrec.models.taste_profile import cold_item_queries, score_moments, taste_profiles
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline.splits import choose_cold_items
@@ -216,7 +216,7 @@ def fit_cold_calibration(model: BraidModel, data: EvalData, k: int = 10) -> dict
     ids, hist, _, _ = data.warm_task(contract.SPLIT_VAL)
     scores = task_scores(model, data, contract.SPLIT_VAL, ids, hist, items)(task.user_rows)
     target = float(cold[task.candidates].mean())
-    before = float(cold[top_rows(scores, task, task.user_rows, k)].mean())
+    before = float(cold_slots(ranking.top_k(scores, task.candidate_mask(task.user_rows), k), cold).mean())
     shift = fit_cold_shift(scores, task, cold, target, k)
     model.item_tower.cold_shift.assign(shift)
     return {"shift": shift, "target_share": target, "cold_share_before": before}

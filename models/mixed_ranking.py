@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from braidrec.models import ranking
+
 
 CALIBRATIONS = ("catalogue", "none")
 # Bisection bounds and steps for the shift, in score units (cosine scores lie in [-1, 1]; offsets add a few).
@@ -36,17 +38,27 @@ class MixedTask:
 
     Attributes:
         split: the warm split whose users and held-out items it uses.
-        user_rows: positions of the task's users in ``EvalData.task_users(split)``.
         known: per user, catalogue rows to exclude (their earlier warm items and the cold items met before).
         relevant: per user, the held-out warm item(s) and the cold items met in the window.
         candidates: bool [items], the rows any user may get (warm items in train and the cold items).
     """
 
     split: int
-    user_rows: np.ndarray
     known: list[np.ndarray]
     relevant: list[set[int]]
     candidates: np.ndarray
+
+    @property
+    def user_rows(self) -> np.ndarray:
+        """Positions of the task's users in ``EvalData.task_users(split)``."""
+        return np.arange(len(self.relevant))
+
+    def candidate_mask(self, rows: np.ndarray) -> np.ndarray:
+        """bool [len(rows), items]: the candidates of the users at ``rows``, their known rows excluded."""
+        mask = np.repeat(self.candidates[None], len(rows), axis=0)
+        for out_row, row in enumerate(rows):
+            mask[out_row, self.known[row]] = False
+        return mask
 
 
 def mixed_task(data, split: int) -> MixedTask:
@@ -66,17 +78,12 @@ def mixed_task(data, split: int) -> MixedTask:
         events = data.cold_events.get(user.user_id, [])
         known.append(np.array([data.index[i] for i in user.before(split)] + [r for r, t in events if t < start], np.int64))
         relevant.append({data.index[i] for i in user.of(split)} | {r for r, t in events if start <= t < end})
-    return MixedTask(split, np.arange(len(users)), known, relevant, (data.train_counts > 0) | cold)
+    return MixedTask(split, known, relevant, (data.train_counts > 0) | cold)
 
 
-def top_rows(scores: np.ndarray, task: MixedTask, rows: np.ndarray, k: int) -> np.ndarray:
-    """int [len(rows), k]: each user's best ``k`` candidate rows, known ones excluded."""
-    scores = np.where(task.candidates[None], scores, -np.inf)
-    for out_row, row in enumerate(rows):
-        scores[out_row, task.known[row]] = -np.inf
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+def cold_slots(top: np.ndarray, cold: np.ndarray) -> np.ndarray:
+    """bool [users, k]: which slots of ``ranking.top_k``'s lists (-1 padded) hold a cold item."""
+    return cold[top] & (top >= 0)
 
 
 def mixed_metrics(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, cold: np.ndarray, k: int = 10,
@@ -90,18 +97,19 @@ def mixed_metrics(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, co
         cold: bool [items], the items without a trained id.
         k: the cut-off.
     """
-    recall, warm_hits, cold_slots = [], [], []
-    for start in range(0, len(task.user_rows), batch_size):
+    recall, warm_hits, shares = [], [], []
+    for start in range(0, len(task.relevant), batch_size):
         rows = task.user_rows[start:start + batch_size]
-        for row, top in zip(rows, top_rows(score(rows), task, rows, k)):
+        tops = ranking.top_k(score(rows), task.candidate_mask(rows), k)
+        shares.append(cold_slots(tops, cold).mean(axis=1))
+        for row, top in zip(rows, tops):
             relevant = task.relevant[row]
             hits = set(top.tolist()) & relevant
             recall.append(len(hits) / min(len(relevant), k))
             warm_hits.append(any(not cold[r] for r in hits))
-            cold_slots.append(cold[top].mean())
     relevant_cold = [np.mean([cold[r] for r in rel]) for rel in task.relevant]
     return {f"recall@{k}": float(np.mean(recall)), f"warm_hits@{k}": float(np.mean(warm_hits)),
-            f"cold_share@{k}": float(np.mean(cold_slots)), "relevant_cold_share": float(np.mean(relevant_cold)),
+            f"cold_share@{k}": float(np.concatenate(shares).mean()), "relevant_cold_share": float(np.mean(relevant_cold)),
             "users": len(recall)}
 
 
@@ -115,10 +123,10 @@ def fit_cold_shift(scores: np.ndarray, task: MixedTask, cold: np.ndarray, target
     if not 0.0 <= target <= 1.0:
         raise ValueError(f"the cold items' target share of the top-{k} must be in [0, 1], got {target}")
     low, high = -SHIFT_BOUND, SHIFT_BOUND
-    rows = task.user_rows
+    mask = task.candidate_mask(task.user_rows)
     for _ in range(SHIFT_STEPS):
         middle = (low + high) / 2
-        share = cold[top_rows(scores + middle * cold[None], task, rows, k)].mean()
+        share = cold_slots(ranking.top_k(scores + middle * cold[None], mask, k), cold).mean()
         low, high = (low, middle) if share > target else (middle, high)
     return (low + high) / 2
 

@@ -35,7 +35,7 @@ def test_windows_split_the_cold_items_between_validation_and_test():
 
 
 def test_metrics_count_recall_warm_hits_and_cold_slots():
-    task = MixedTask(TEST, np.arange(2), [np.array([0]), np.array([], np.int64)], [{1, 3}, {2}], np.ones(4, bool))
+    task = MixedTask(TEST, [np.array([0]), np.array([], np.int64)], [{1, 3}, {2}], np.ones(4, bool))
     cold = np.array([False, False, False, True])
     scores = np.array([[9.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0]])
     # k=2: user 0 gets 3, 2 (row 0 known): hits {3}, recall 1/2, no warm hit; user 1 gets 3, 2: hit {2}.
@@ -52,7 +52,7 @@ def test_shift_gives_cold_items_the_target_share(target):
     scores = rng.normal(size=(400, 60))
     cold = np.arange(60) < 12
     scores[:, cold] += 1.0  # cold items score high before the shift
-    task = MixedTask(VAL, np.arange(400), [np.array([], np.int64)] * 400, [set()] * 400, np.ones(60, bool))
+    task = MixedTask(VAL, [np.array([], np.int64)] * 400, [set()] * 400, np.ones(60, bool))
     shift = fit_cold_shift(scores, task, cold, target)
     top = np.argsort(-(scores + shift * cold), axis=1)[:, :10]
     assert cold[top].mean() == pytest.approx(target, abs=0.005)
