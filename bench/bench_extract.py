@@ -30,11 +30,11 @@ from pathlib import Path
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
 from PIL import Image, ImageDraw
 
 from braidrec.config import ExtractConfig
 from braidrec.pipeline import encoders
+from braidrec.pipeline.beam_runner import open_pipeline
 from braidrec.pipeline.extract_items import DecodeForEncoders, PreparedItem
 from braidrec.pipeline.fileutil import write_text_atomic
 
@@ -82,7 +82,7 @@ def beam_run(paths: list[Path], info: dict, size: int, args: list[str]) -> tuple
     """The Beam job over the same elements: (seconds including start-up, vectors made)."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        with beam.Pipeline(options=PipelineOptions(args)) as p:
+        with open_pipeline(args) as p:
             decoded = (
                 p
                 | beam.Create(_elements(paths))

@@ -8,12 +8,11 @@ import shutil
 import time
 from pathlib import Path
 
-import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from braidrec.config import ExtractConfig
 from braidrec.data import validate
 from braidrec.features import contract
+from braidrec.pipeline.beam_runner import open_pipeline
 from braidrec.pipeline.encoders import describe_encoders
 from braidrec.pipeline.extract import COUNTS_FILE, build_extract_pipeline
 from braidrec.pipeline.fileutil import replace_dir, sha256_file, temp_dir_beside
@@ -65,8 +64,7 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
     work = temp_dir_beside(out_dir)
     cache_work = temp_dir_beside(cache_dir) if cache_dir else None
     try:
-        options = PipelineOptions(beam_args or [])
-        with beam.Pipeline(options=options) as p:
+        with open_pipeline(beam_args) as p:
             cache_in = cache_dir if cache_dir and cache_dir.is_dir() else None
             build_extract_pipeline(p, spec, config, work, encoder_info, cache_in, cache_work)
         counts = json.loads((work / COUNTS_FILE).read_text())

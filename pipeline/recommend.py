@@ -19,8 +19,8 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
 
+from braidrec.pipeline.beam_runner import open_pipeline
 from braidrec.pipeline.fileutil import temp_dir_beside
 from braidrec.pipeline.recommend_inputs import Exclusions, read_exclusions, read_id_file
 
@@ -186,7 +186,7 @@ def run_recommend(
     work = temp_dir_beside(out_path)
     try:
         handler = SavedModelRecommender(str(version_dir), k, candidates, batch_size, exclusions)
-        with beam.Pipeline(options=PipelineOptions(beam_args or [])) as p:
+        with open_pipeline(beam_args) as p:
             build_recommend_pipeline(p, users, handler, str(work / "recs.parquet"), progress)
         os.replace(work / "recs.parquet", out_path)
     finally:
