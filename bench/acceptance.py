@@ -6,6 +6,9 @@ PRODUCT = "braidrec attention"
 # Sequential peers: "SASRec", and "SASRec (val Recall@K)" for another early-stopping rule.
 SEQUENTIAL = "SASRec"
 CONTENT_PEER = "LightFM WARP + features"
+# LightFM set up as its docs do (lightfm.data.Dataset over the whole catalogue): the setup whose
+# cold figure reproduces the issue's reference (0.157); the bench's own CONTENT_PEER is stronger.
+CONTENT_PEER_OUT_OF_THE_BOX = "LightFM WARP + features, out of the box"
 # The floors as the issue states them, from its reference peers (SASRec 0.199 / 0.106; LightFM
 # with features 0.157 cold, x1.5). Our own SASRec and LightFM score higher on this split, so the
 # relative floors above are checked against them as well.
@@ -36,7 +39,7 @@ def check(rows: list[dict]) -> list[str]:
     """One line per floor that can be checked with the rows present: value, floor, PASS/FAIL.
 
     ml100k: warm R@10 and N@10 >= 1.25x the best non-sequential peer's and >= SASRec's;
-    cold R@10 >= 1.5x LightFM-with-features'; and the issue's stated numbers (``STATED_FLOORS``);
+    cold R@10 >= 1.5x LightFM-with-features' (the bench's setup, and out of the box); and the issue's stated numbers (``STATED_FLOORS``);
     the slowest seed's seconds to its best epoch <= ``SECONDS_TO_BEST`` (meaningful only when the
     bench ran alone on the machine).
     synthetic: warm R@10 >= 0.8x the oracle's,
@@ -56,9 +59,11 @@ def check(rows: list[dict]) -> list[str]:
         # Against the better of SASRec's early-stopping rules present, as a user would tune it.
         sasrec = _peer_means(rows, key, sequential=True)
         floor(f"ml100k {short} >= SASRec", ours, max(sasrec) if sasrec else None)
-    content = _stat(rows, "ml100k", CONTENT_PEER, "cold recall@10")
-    floor("ml100k cold R@10 >= 1.5x LightFM + features", _stat(rows, "ml100k", PRODUCT, "cold recall@10"),
-          1.5 * content if content is not None else None)
+    for peer, label in ((CONTENT_PEER, "LightFM + features (the bench's setup)"),
+                        (CONTENT_PEER_OUT_OF_THE_BOX, "LightFM + features out of the box (the issue's reference setup)")):
+        content = _stat(rows, "ml100k", peer, "cold recall@10")
+        floor(f"ml100k cold R@10 >= 1.5x {label}", _stat(rows, "ml100k", PRODUCT, "cold recall@10"),
+              1.5 * content if content is not None else None)
     for key, short, needed in STATED_FLOORS:
         floor(f"ml100k {short} >= the issue's stated floor", _stat(rows, "ml100k", PRODUCT, key), needed)
     slowest = _stat(rows, "ml100k", PRODUCT, "seconds to best epoch", "max")

@@ -120,7 +120,7 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
                 **metrics["braidrec"], "seconds": result["seconds"],
                 "info": {"best_epoch": result["history"].get("best_epoch"),
                          "seconds_to_best_epoch": result["history"].get("seconds_to_best_epoch"),
-                         **{k: metrics[k] for k in ("alignment", "attention", "robustness", "coverage@10") if k in metrics}},
+                         **{k: metrics[k] for k in ("alignment", "attention", "robustness", "coverage@10", "mixed") if k in metrics}},
             })
             _progress(name, f"braidrec {variant}", seed, metrics["braidrec"], result["seconds"])
             report.write_results(records, notes, Path(args.out), chart_png=False)

@@ -16,6 +16,8 @@ DIAGNOSTICS = {
     "text_to_image recall@10": ("alignment", "text_to_image", "recall@10"),
     "unseen text_to_image recall@10": ("alignment", "unseen_text_to_image", "recall@10"),
     "seconds to best epoch": ("seconds_to_best_epoch",),
+    "mixed recall@10": ("mixed", "recall@10"),
+    "mixed cold_share@10": ("mixed", "cold_share@10"),
 }
 
 
@@ -64,20 +66,29 @@ def _cell(row: dict, key: str, random: bool = False) -> str:
     return f"{text} (random)" if random else text
 
 
+def _mixed(row: dict) -> str:
+    """Warm and cold items ranked together (``metrics.json`` ``mixed``): Recall@10 and the share of
+    top-10 slots cold items took; '-' for runs before it was measured and for peers."""
+    if "mixed recall@10" not in row:
+        return "-"
+    return f"{_cell(row, 'mixed recall@10')} ({row['mixed cold_share@10']['mean']:.2f})"
+
+
 def markdown(rows: list[dict], notes: list[str]) -> str:
     """The results table, one section per dataset, then the notes."""
     lines = ["# braidrec quality benchmark", ""]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         lines += [
             f"## {dataset}", "",
-            "| method | kind | seeds | warm R@10 | warm N@10 | cold R@10 | text→image R@10 (all / cold items) | train s | s to best epoch |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| method | kind | seeds | warm R@10 | warm N@10 | cold R@10 | mixed R@10 (cold share) "
+            "| text→image R@10 (all / cold items) | train s | s to best epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for row in (r for r in rows if r["dataset"] == dataset):
             to_best = f"{row['seconds to best epoch']['mean']:.0f}" if "seconds to best epoch" in row else "-"
             lines.append(
                 f"| {row['method']} | {row['kind']} | {row['seeds']} | {_cell(row, 'warm recall@10')} | "
-                f"{_cell(row, 'warm ndcg@10')} | {_cell(row, 'cold recall@10', row['cold random'])} | "
+                f"{_cell(row, 'warm ndcg@10')} | {_cell(row, 'cold recall@10', row['cold random'])} | {_mixed(row)} | "
                 f"{_cell(row, 'text_to_image recall@10')} / {_cell(row, 'unseen text_to_image recall@10')} | "
                 f"{row['seconds']:.0f} | {to_best} |"
             )

@@ -9,7 +9,7 @@ pytest.importorskip("implicit", reason="bench extra not installed: pip install -
 pytest.importorskip("lightfm", reason="bench extra not installed: pip install -e '.[bench]'")
 
 from bench.peers.base import Scorer, TrainMatrix, evaluate_scorer  # noqa: E402
-from bench.peers.lightfm_warp import LightFMConfig, fit_lightfm, item_feature_matrix  # noqa: E402
+from bench.peers.lightfm_warp import LightFMConfig, dataset_item_features, fit_lightfm, item_feature_matrix  # noqa: E402
 from bench.peers.popularity import fit_popularity  # noqa: E402
 from bench.peers.sasrec import SASRecConfig, fit_sasrec, training_windows  # noqa: E402
 from braidrec.features import contract, readers  # noqa: E402
@@ -54,6 +54,23 @@ def test_item_features_normalised_and_cold_rows_have_no_identity(data):
     np.testing.assert_allclose(np.asarray(matrix.sum(axis=1)).ravel()[has_content], 1.0, rtol=1e-5)
 
 
+def test_dataset_item_features_give_every_item_its_identity_in_catalogue_order(data):
+    content, _ = item_feature_matrix(data.catalogue, identity=False)
+    matrix = dataset_item_features(data.catalogue)
+    n = len(data.catalogue)
+    tokens = np.diff(content.indptr)
+    # LightFM's Dataset: identity first, then the same tokens, every row summing to 1.
+    np.testing.assert_allclose(matrix[:, :n].diagonal(), 1.0 / (1.0 + tokens), rtol=1e-6)
+    assert matrix[:, :n].nnz == n
+    np.testing.assert_array_equal((matrix[:, n:] > 0).toarray(), (content > 0).toarray())
+    np.testing.assert_allclose(np.asarray(matrix.sum(axis=1)).ravel(), 1.0, rtol=1e-5)
+
+
+def test_out_of_the_box_needs_features(data):
+    with pytest.raises(ValueError, match="features=True"):
+        fit_lightfm(data, 0, False, out_of_the_box=True)
+
+
 def test_sasrec_windows_by_hand():
     users = [readers.UserHistory("u", ["a", "b", "c", "d", "e"], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1])]
     fake = SimpleNamespace(histories=users, index={k: i for i, k in enumerate("abcde")})
@@ -69,10 +86,11 @@ def test_sasrec_windows_by_hand():
         (lambda d: __import__("bench.peers.implicit_mf", fromlist=["x"]).fit_als(d, 0), False),
         (lambda d: fit_lightfm(d, 0, False, LightFMConfig(components=8, max_epochs=2)), False),
         (lambda d: fit_lightfm(d, 0, True, LightFMConfig(components=8, max_epochs=2)), True),
+        (lambda d: fit_lightfm(d, 0, True, LightFMConfig(components=8, max_epochs=2), out_of_the_box=True), True),
         (lambda d: fit_sasrec(d, 0, SASRecConfig(dim=16, max_epochs=2, batch_size=64)), False),
         (lambda d: __import__("bench.peers.tfrs_basic", fromlist=["x"]).fit_tfrs_basic(d, 0, epochs=2), False),
     ],
-    ids=["als", "lightfm", "lightfm_features", "sasrec", "tfrs_basic"],
+    ids=["als", "lightfm", "lightfm_features", "lightfm_features_dataset", "sasrec", "tfrs_basic"],
 )
 def test_peer_scores_every_catalogue_item(data, fit, cold):
     scorer = fit(data)
