@@ -65,6 +65,7 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
     cache_work = temp_dir_beside(cache_dir) if cache_dir else None
     try:
         with open_pipeline(beam_args) as p:
+            runner = type(p.runner).__name__
             cache_in = cache_dir if cache_dir and cache_dir.is_dir() else None
             build_extract_pipeline(p, spec, config, work, encoder_info, cache_in, cache_work)
         counts = json.loads((work / COUNTS_FILE).read_text())
@@ -77,6 +78,7 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
             "inputs": {str(path.relative_to(spec.root)): sha256_file(path) for path in inputs},
             "config": dataclasses.asdict(config),
             "beam_args": beam_args or [],
+            "runner": runner,
             "counts": counts,
             "interactions": _accounting(counts),
             "schema": _schema(len(spec.items.numeric), encoder_info),

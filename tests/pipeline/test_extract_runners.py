@@ -17,6 +17,7 @@ def test_in_process_and_multi_processing_agree(small_data, tmp_path, features_re
     single = run_extract(small_data, tmp_path / "single", config, ["--runner=DirectRunner"])
     multi = run_extract(small_data, tmp_path / "multi", config, list(MULTI))
     assert single["counts"] == multi["counts"]
+    assert single["runner"] == multi["runner"] == "FnApiRunner"
     items_a, items_b = features_reader.items(tmp_path / "single"), features_reader.items(tmp_path / "multi")
     assert sorted(items_a) == sorted(items_b) and len(items_a) == single["counts"]["items"]
     for item_id, features in items_a.items():
