@@ -8,7 +8,6 @@ import shutil
 import time
 from pathlib import Path
 
-
 from braidrec.config import ExtractConfig
 from braidrec.data import validate
 from braidrec.features import contract
