@@ -102,8 +102,10 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
             scorer = fit_function(peer)(data, seed)
             seconds = time.time() - started
             metrics = evaluate_scorer(scorer, data, KS)
+            # Under info, as braidrec runs keep their metrics.json "mixed".
+            mixed = {"mixed": metrics.pop("mixed")} if "mixed" in metrics else {}
             records.append({"dataset": name, "method": scorer.name, "kind": "peer", "seed": seed, **metrics,
-                            "seconds": round(seconds, 1), "info": scorer.info})
+                            "seconds": round(seconds, 1), "info": {**scorer.info, **mixed}})
             _progress(name, scorer.name, seed, metrics, seconds)
             report.write_results(records, notes, Path(args.out), chart_png=False)
         for variant in variants:

@@ -68,7 +68,7 @@ def _cell(row: dict, key: str, random: bool = False) -> str:
 
 def _mixed(row: dict) -> str:
     """Warm and cold items ranked together (``metrics.json`` ``mixed``): Recall@10 and the share of
-    top-10 slots cold items took; '-' for runs before it was measured and for peers."""
+    top-10 slots cold items took; '-' for runs made before it was measured."""
     if "mixed recall@10" not in row:
         return "-"
     return f"{_cell(row, 'mixed recall@10')} ({row['mixed cold_share@10']['mean']:.2f})"

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from braidrec.features import contract
 from braidrec.models import ranking
 from braidrec.models.evaluate import EvalData
+from braidrec.models.mixed_ranking import mixed_metrics, mixed_task
 
 # Scores [users, catalogue rows] from the task's user ids and padded (left, '') history ids.
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -92,13 +93,15 @@ def evaluate_scorer(scorer: Scorer, data: EvalData, ks: list[int], split: int = 
         cold: also score the cold task (always on the test-time cold_test split).
 
     Returns:
-        ``{"warm": {...}, "cold": {...}}``; cold carries ``"random": True`` when the
-        value is the analytic random ranking because the peer cannot score cold items.
+        ``{"warm": {...}, "cold": {...}, "mixed": {...}}``; cold carries ``"random": True`` when the
+        value is the analytic random ranking because the peer cannot score cold items; mixed is
+        :func:`mixed_ranking`'s.
     """
     ids, hist, relevant, candidates = data.warm_task(split)
     out = {"warm": ranking.evaluate_ranking(lambda r: scorer.score(ids[r], hist[r]), candidates, relevant, ks)}
     if not cold:
         return out
+    out["mixed"] = mixed_ranking(scorer, data, split)
     cold_ids, cold_hist, cold_relevant, cold_candidates = data.cold_task()
     if scorer.scores_cold:
         out["cold"] = ranking.evaluate_ranking(
@@ -110,6 +113,28 @@ def evaluate_scorer(scorer: Scorer, data: EvalData, ks: list[int], split: int = 
         out["cold"] = {f"recall@{k}": ranking.random_recall(n_cold, rel_counts, k) for k in ks}
         out["cold"].update({"users": len(cold_relevant), "random": True})
     return out
+
+
+def mixed_ranking(scorer: Scorer, data: EvalData, split: int = contract.SPLIT_TEST, k: int = 10) -> dict:
+    """The whole catalogue ranked at once, as serving does (braidrec's ``metrics.json`` ``mixed``:
+    :func:`braidrec.models.mixed_ranking.mixed_metrics` on the same task).
+
+    A peer that cannot place cold items never recommends them (what a user of it serves), so
+    its cold share is 0 and it can only hit the held-out warm item; a peer that can ranks them
+    with its own scores, uncalibrated.
+    """
+    ids, hist, _, _ = data.warm_task(split)
+    task = mixed_task(data, split)
+    cold = np.zeros(len(data.catalogue), bool)
+    cold[data.cold_items] = True
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scorer.score(ids[rows], hist[rows]), np.float64)
+        if not scorer.scores_cold:
+            scores[:, cold] = -np.inf
+        return scores
+
+    return mixed_metrics(score, task, cold, k)
 
 
 def val_recall(scorer: Scorer, data: EvalData, k: int = 10) -> float:

@@ -8,12 +8,13 @@ import pytest
 pytest.importorskip("implicit", reason="bench extra not installed: pip install -e '.[bench]'")
 pytest.importorskip("lightfm", reason="bench extra not installed: pip install -e '.[bench]'")
 
-from bench.peers.base import Scorer, TrainMatrix, evaluate_scorer  # noqa: E402
+from bench.peers.base import Scorer, TrainMatrix, evaluate_scorer, mixed_ranking  # noqa: E402
 from bench.peers.lightfm_warp import LightFMConfig, dataset_item_features, fit_lightfm, item_feature_matrix  # noqa: E402
 from bench.peers.popularity import fit_popularity  # noqa: E402
 from bench.peers.sasrec import SASRecConfig, fit_sasrec, training_windows  # noqa: E402
 from braidrec.features import contract, readers  # noqa: E402
 from braidrec.models.evaluate import baseline_metrics  # noqa: E402
+from braidrec.models.mixed_ranking import mixed_task  # noqa: E402
 
 
 def test_train_matrix_counts_match_eval_data(data):
@@ -41,6 +42,32 @@ def test_perfect_scorer_and_random_cold(data):
     assert metrics["warm"]["recall@10"] == pytest.approx(1.0)
     assert metrics["cold"]["random"] is True
     assert 0 < metrics["cold"]["recall@10"] < 1
+
+
+@pytest.mark.parametrize("scores_cold", [False, True], ids=["warm-only peer", "cold-capable peer"])
+def test_mixed_ranking_of_a_peer_by_hand(data, scores_cold):
+    ids, _, relevant, _ = data.warm_task(contract.SPLIT_TEST)
+    wanted = {u: next(iter(r)) for u, r in zip(ids.tolist(), relevant)}
+    cold = np.zeros(len(data.catalogue), bool)
+    cold[data.cold_items] = True
+
+    def score(user_ids, histories):
+        # Every cold item above the held-out warm item, which is above the rest.
+        out = np.where(cold, 10.0, 0.0)[None].repeat(len(user_ids), axis=0)
+        out[np.arange(len(user_ids)), [wanted[u] for u in user_ids.tolist()]] = 1.0
+        return out
+
+    mixed = mixed_ranking(Scorer("p", score, scores_cold=scores_cold), data)
+    task = mixed_task(data, contract.SPLIT_TEST)
+    if scores_cold:
+        # Cold items fill the top-10 unless a user has fewer than 10 left to meet; then the warm item is next.
+        open_cold = np.array([len(set(data.cold_items) - set(known.tolist())) for known in task.known])
+        assert mixed["cold_share@10"] == pytest.approx(np.mean(np.minimum(open_cold, 10) / 10))
+        assert mixed["warm_hits@10"] == pytest.approx(np.mean(open_cold < 10))
+    else:
+        # Never recommended: only the held-out warm item is hit, always.
+        assert mixed["cold_share@10"] == 0.0 and mixed["warm_hits@10"] == 1.0
+        assert mixed["recall@10"] == pytest.approx(np.mean([1 / min(len(r), 10) for r in task.relevant]))
 
 
 def test_item_features_normalised_and_cold_rows_have_no_identity(data):
