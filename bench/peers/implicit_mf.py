@@ -48,6 +48,7 @@ def fit_bpr(data: EvalData, seed: int, factors: int = 128) -> Scorer:
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
     def make(**params):
-        return BayesianPersonalizedRanking(factors=factors, random_state=seed, num_threads=2, **params)
+        # One thread: BPR's parallel SGD is not deterministic (ALS's solver is, at any count).
+        return BayesianPersonalizedRanking(factors=factors, random_state=seed, num_threads=1, **params)
 
     return _tune("implicit BPR", make, data, TrainMatrix.build(data), BPR_GRID)

@@ -140,7 +140,8 @@ def fit_lightfm(data: EvalData, seed: int, features: bool = False, config: Light
     best, best_epoch, state = -1.0, 0, None
     interactions = train.matrix[:, warm].tocoo()
     for epoch in range(1, config.max_epochs + 1):
-        model.fit_partial(interactions, item_features=train_features, epochs=1, num_threads=2)
+        # One thread: LightFM's parallel fit is Hogwild, so with two a seed's row moved between runs.
+        model.fit_partial(interactions, item_features=train_features, epochs=1, num_threads=1)
         users, items = _snapshot(model, scoring_features, warm, len(data.catalogue))
         value = val_recall(Scorer(name, factor_scorer(users, items, train)), data)
         if value > best:
