@@ -65,6 +65,13 @@ class EvalData:
             cold_events.setdefault(user, []).append((index[item], int(stamp)))
         return cls(catalogue, histories, index, counts, cold_rows, cold_test, extract["max_history"], cold_events)
 
+    @property
+    def cold_mask(self) -> np.ndarray:
+        """bool [items]: the catalogue rows of the split's cold items."""
+        mask = np.zeros(len(self.catalogue), dtype=bool)
+        mask[self.cold_items] = True
+        return mask
+
     def task_users(self, split: int | None) -> list[readers.UserHistory]:
         """The users of the warm task on ``split`` (those with an item in it), or of the cold task (None)."""
         if split is None:
@@ -100,8 +107,7 @@ class EvalData:
         """The same for cold items: history is every warm item, candidates the cold items."""
         users = self.task_users(None)
         relevant = [self.cold_test[u.user_id] for u in users]
-        cold_mask = np.zeros(len(self.catalogue), dtype=bool)
-        cold_mask[self.cold_items] = True
+        cold_mask = self.cold_mask
 
         def candidates(rows: np.ndarray) -> np.ndarray:
             return np.repeat(cold_mask[None], len(rows), axis=0)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models import diagnostics
@@ -30,9 +28,7 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     metrics = {"braidrec": model_metrics(trained.model, data, sorted(set(ks) | {10}), batch_size=batch_size, items=items)}
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
     metrics["attention"] = diagnostics.attention_report(items.weights, trained.model.item_tower.modalities, data.catalogue)
-    cold = np.zeros(len(data.catalogue), bool)
-    cold[data.cold_items] = True
-    metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue, unseen=cold)
+    metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue, unseen=data.cold_mask)
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
     metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
     metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items)

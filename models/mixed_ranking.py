@@ -68,8 +68,6 @@ def mixed_task(data, split: int) -> MixedTask:
     before their test item's time, so validation and test never share a relevant cold item.
     """
     users = data.task_users(split)
-    cold = np.zeros(len(data.catalogue), bool)
-    cold[data.cold_items] = True
     known, relevant = [], []
     for user in users:
         start = min(t for t, s in zip(user.timestamps, user.splits) if s == split)
@@ -78,7 +76,7 @@ def mixed_task(data, split: int) -> MixedTask:
         events = data.cold_events.get(user.user_id, [])
         known.append(np.array([data.index[i] for i in user.before(split)] + [r for r, t in events if t < start], np.int64))
         relevant.append({data.index[i] for i in user.of(split)} | {r for r, t in events if start <= t < end})
-    return MixedTask(split, known, relevant, (data.train_counts > 0) | cold)
+    return MixedTask(split, known, relevant, (data.train_counts > 0) | data.cold_mask)
 
 
 def cold_slots(top: np.ndarray, cold: np.ndarray) -> np.ndarray:

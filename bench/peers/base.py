@@ -125,8 +125,7 @@ def mixed_ranking(scorer: Scorer, data: EvalData, split: int = contract.SPLIT_TE
     """
     ids, hist, _, _ = data.warm_task(split)
     task = mixed_task(data, split)
-    cold = np.zeros(len(data.catalogue), bool)
-    cold[data.cold_items] = True
+    cold = data.cold_mask
 
     def score(rows: np.ndarray) -> np.ndarray:
         scores = np.asarray(scorer.score(ids[rows], hist[rows]), np.float64)

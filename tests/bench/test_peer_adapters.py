@@ -48,8 +48,7 @@ def test_perfect_scorer_and_random_cold(data):
 def test_mixed_ranking_of_a_peer_by_hand(data, scores_cold):
     ids, _, relevant, _ = data.warm_task(contract.SPLIT_TEST)
     wanted = {u: next(iter(r)) for u, r in zip(ids.tolist(), relevant)}
-    cold = np.zeros(len(data.catalogue), bool)
-    cold[data.cold_items] = True
+    cold = data.cold_mask
 
     def score(user_ids, histories):
         # Every cold item above the held-out warm item, which is above the rest.

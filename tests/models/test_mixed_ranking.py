@@ -19,7 +19,7 @@ def _data():
     user = UserHistory("u", ["a", "b", "c", "d"], [10, 20, 30, 50], [TRAIN, TRAIN, VAL, TEST])
     index = {item: row for row, item in enumerate("abcdxy")}
     return types.SimpleNamespace(
-        catalogue=list("abcdxy"), index=index, cold_items=np.array([4, 5]), train_counts=np.array([1, 1, 1, 0, 0, 0]),
+        catalogue=list("abcdxy"), index=index, cold_mask=np.array([False] * 4 + [True] * 2), train_counts=np.array([1, 1, 1, 0, 0, 0]),
         cold_events={"u": [(4, 40), (5, 60)]}, task_users=lambda split: [user],
     )
 
