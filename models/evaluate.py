@@ -222,8 +222,9 @@ def fit_cold_calibration(model: BraidModel, data: EvalData, k: int = 10) -> dict
     ids, hist, _, _ = data.warm_task(contract.SPLIT_VAL)
     scores = task_scores(model, data, contract.SPLIT_VAL, ids, hist, items)(task.user_rows)
     target = float(cold[task.candidates].mean())
-    before = float(cold_slots(ranking.top_k(scores, task.candidate_mask(task.user_rows), k), cold).mean())
-    shift = fit_cold_shift(scores, task, cold, target, k)
+    candidates = task.candidate_mask(task.user_rows)
+    before = float(cold_slots(ranking.top_k(scores, candidates, k), cold).mean())
+    shift = fit_cold_shift(scores, candidates, cold, target, k)
     model.item_tower.cold_shift.assign(shift)
     return {"shift": shift, "target_share": target, "cold_share_before": before}
 

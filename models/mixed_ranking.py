@@ -111,9 +111,11 @@ def mixed_metrics(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, co
             "users": len(recall)}
 
 
-def fit_cold_shift(scores: np.ndarray, task: MixedTask, cold: np.ndarray, target: float, k: int = 10) -> float:
+def fit_cold_shift(scores: np.ndarray, candidates: np.ndarray, cold: np.ndarray, target: float, k: int = 10) -> float:
     """The constant that, added to the cold items' ``scores`` [users, items], gives cold items
     ``target`` of the users' top-``k`` slots on average (bisection; the share falls as the shift does).
+
+    ``candidates`` is the users' bool [users, items] mask (:meth:`MixedTask.candidate_mask`).
 
     Raises:
         ValueError: ``target`` outside [0, 1].
@@ -121,10 +123,9 @@ def fit_cold_shift(scores: np.ndarray, task: MixedTask, cold: np.ndarray, target
     if not 0.0 <= target <= 1.0:
         raise ValueError(f"the cold items' target share of the top-{k} must be in [0, 1], got {target}")
     low, high = -SHIFT_BOUND, SHIFT_BOUND
-    mask = task.candidate_mask(task.user_rows)
     for _ in range(SHIFT_STEPS):
         middle = (low + high) / 2
-        share = cold_slots(ranking.top_k(scores + middle * cold[None], mask, k), cold).mean()
+        share = cold_slots(ranking.top_k(scores + middle * cold[None], candidates, k), cold).mean()
         low, high = (low, middle) if share > target else (middle, high)
     return (low + high) / 2
 

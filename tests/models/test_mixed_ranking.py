@@ -53,11 +53,11 @@ def test_shift_gives_cold_items_the_target_share(target):
     cold = np.arange(60) < 12
     scores[:, cold] += 1.0  # cold items score high before the shift
     task = MixedTask(VAL, [np.array([], np.int64)] * 400, [set()] * 400, np.ones(60, bool))
-    shift = fit_cold_shift(scores, task, cold, target)
+    shift = fit_cold_shift(scores, task.candidate_mask(task.user_rows), cold, target)
     top = np.argsort(-(scores + shift * cold), axis=1)[:, :10]
     assert cold[top].mean() == pytest.approx(target, abs=0.005)
     with pytest.raises(ValueError, match="target share"):
-        fit_cold_shift(scores, task, cold, 1.5)
+        fit_cold_shift(scores, task.candidate_mask(task.user_rows), cold, 1.5)
 
 
 def test_trained_model_records_its_calibration_and_mixed_metrics(tiny_run):
