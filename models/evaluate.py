@@ -199,10 +199,15 @@ def task_scores(model: BraidModel, data: EvalData, split: int | None, ids: np.nd
 
 def mixed_ranking_metrics(model: BraidModel, data: EvalData, items: CatalogueEmbeddings, split: int = contract.SPLIT_TEST,
                           k: int = 10) -> dict:
-    """:func:`~braidrec.models.mixed_ranking.mixed_metrics` of the model on ``split``: the whole catalogue ranked at once."""
+    """:func:`~braidrec.models.mixed_ranking.mixed_metrics` of the model on ``split``: the whole catalogue ranked at once.
+
+    Slots and relevant items count as cold when they are the split's cold items (``data.cold_mask``),
+    as in the cold task and the bench's peers; the few warm items that only val or test holds have
+    no trained id either and are scored as cold items are, but count as warm here.
+    """
     ids, hist, _, _ = data.warm_task(split)
     task = mixed_task(data, split)
-    return mixed_metrics(task_scores(model, data, split, ids, hist, items), task, ~items.has_id, k)
+    return mixed_metrics(task_scores(model, data, split, ids, hist, items), task, data.cold_mask, k)
 
 
 def fit_cold_calibration(model: BraidModel, data: EvalData, k: int = 10) -> dict | None:

@@ -92,7 +92,7 @@ def mixed_metrics(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, co
     Args:
         score: user positions [n] -> scores [n, items].
         task: :func:`mixed_task`.
-        cold: bool [items], the items without a trained id.
+        cold: bool [items], the items counted as cold (the split's cold items).
         k: the cut-off.
     """
     recall, warm_hits, shares = [], [], []
