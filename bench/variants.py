@@ -82,6 +82,9 @@ VARIANTS: dict[str, dict[str, object]] = {
         "model.dropout": 0.2, "model.history_pooling": "last", "train.temperature": 1.0, "train.adam_beta2": 0.98,
         "train.weight_ema_epochs": 0.0, "train.epochs": 80, "train.patience": 10,
     },
+    # Softer cross-modal alignment (the default 0.05): does it generalise to items the loss never saw?
+    "alignment_temperature0.1": {"train.alignment_temperature": 0.1},
+    "alignment_temperature0.2": {"train.alignment_temperature": 0.2},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
