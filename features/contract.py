@@ -43,8 +43,11 @@ USER_NUMERIC_MASK = "user_numeric_mask"
 SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST = 0, 1, 2
 SPLIT_NAMES = ("train", "val", "test", "cold_test")
 
-# Image descriptor: 4x4x4 joint RGB histogram, 4x4 grid of mean RGB, 8 gradient orientations.
+# Image descriptor: 4x4x4 joint RGB histogram, 4x4 grid of mean RGB, 8 gradient orientations;
+# the opt-in `descriptor_quantiles` adds these percentiles of each colour channel.
 IMAGE_DESCRIPTOR_DIM = 64 + 48 + 8
+IMAGE_QUANTILES = (10, 25, 50, 75, 90)
+IMAGE_QUANTILES_DIM = IMAGE_DESCRIPTOR_DIM + 3 * len(IMAGE_QUANTILES)
 
 # Files inside a features directory.
 ITEMS_PATTERN = "items-*.tfrecord"

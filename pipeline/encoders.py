@@ -26,6 +26,9 @@ from braidrec.features import contract
 from braidrec.pipeline import image_features, text_encoder
 
 DESCRIPTOR = "descriptor"
+DESCRIPTOR_QUANTILES = "descriptor_quantiles"
+# The built-in image encoders (no weights): name -> whether the descriptor adds colour quantiles.
+BUILT_IN_IMAGE = {DESCRIPTOR: False, DESCRIPTOR_QUANTILES: True}
 NO_TEXT = "none"
 
 
@@ -83,13 +86,14 @@ def describe_encoders(config: ExtractConfig) -> dict:
         EncoderConfigError: when a model path does not exist, has no fixed input size,
             or a text model folder is incomplete.
     """
-    if config.image_encoder == DESCRIPTOR:
-        image = {"name": DESCRIPTOR, "dim": contract.IMAGE_DESCRIPTOR_DIM,
-                 "input_size": [config.image_size, config.image_size], "signature": f"descriptor-v1-{config.image_size}"}
+    if config.image_encoder in BUILT_IN_IMAGE:
+        dim = contract.IMAGE_QUANTILES_DIM if BUILT_IN_IMAGE[config.image_encoder] else contract.IMAGE_DESCRIPTOR_DIM
+        image = {"name": config.image_encoder, "dim": dim, "input_size": [config.image_size, config.image_size],
+                 "signature": f"{config.image_encoder}-v1-{config.image_size}"}
     else:
         path = Path(config.image_encoder)
         if not path.exists():
-            raise EncoderConfigError(f"extract.image_encoder: {path} does not exist; use 'descriptor' or the path "
+            raise EncoderConfigError(f"extract.image_encoder: {path} does not exist; use 'descriptor', 'descriptor_quantiles' or the path "
                                      "of a SavedModel directory or a .keras/.h5 file")
         call, height, width = _load_keras_or_savedmodel(str(path))
         if not height or not width:
@@ -124,14 +128,18 @@ class _BatchHandler(ModelHandler):
 
 
 class DescriptorHandler(_BatchHandler):
-    """uint8 thumbnails [H, W, 3] -> the built-in descriptor (no model to load)."""
+    """uint8 thumbnails [H, W, 3] -> the built-in descriptor (no model to load); ``quantiles`` adds the colour quantiles."""
+
+    def __init__(self, batch_size: int, quantiles: bool = False):
+        super().__init__(batch_size)
+        self._quantiles = quantiles
 
     def load_model(self):
         return None
 
     def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterable[PredictionResult]:
         for pixels in batch:
-            yield PredictionResult(None, image_features.descriptor(pixels))
+            yield PredictionResult(None, image_features.descriptor(pixels, self._quantiles))
 
 
 class ImageModelHandler(_BatchHandler):
@@ -168,8 +176,8 @@ class TextModelHandler(_BatchHandler):
 
 def image_handler(info: dict, batch_size: int) -> ModelHandler:
     """The RunInference handler of ``describe_encoders(...)["image"]``."""
-    if info["name"] == DESCRIPTOR:
-        return DescriptorHandler(batch_size)
+    if info["name"] in BUILT_IN_IMAGE:
+        return DescriptorHandler(batch_size, BUILT_IN_IMAGE[info["name"]])
     return ImageModelHandler(info["name"], batch_size)
 
 

@@ -126,7 +126,7 @@ class DecodeForEncoders(beam.DoFn):
             else:
                 pixels = image_features.thumbnail(image, self._size)
                 yield beam.pvalue.TaggedOutput("thumb", (key, pixels.tobytes()))
-                if self._info["name"] == encoders.DESCRIPTOR:
+                if self._info["name"] in encoders.BUILT_IN_IMAGE:
                     model_input = pixels
                 else:
                     model_input = image_features.thumbnail(image, tuple(self._info["input_size"])).astype(np.float32)

@@ -3,7 +3,8 @@
 Pure functions over bytes, so the Beam job, the benchmarks and the tests share
 them. The descriptor needs no downloaded weights: a joint colour histogram, a
 coarse colour layout and a gradient-orientation histogram, which together
-capture colour, composition and texture.
+capture colour, composition and texture; optionally per-channel colour
+quantiles, which tell apart the shades the coarse histogram lumps together.
 """
 
 from __future__ import annotations
@@ -61,16 +62,19 @@ def thumbnail(image: Image.Image, size: int | tuple[int, int]) -> np.ndarray:
     return np.asarray(canvas, dtype=np.uint8)
 
 
-def descriptor(pixels: np.ndarray) -> np.ndarray:
+def descriptor(pixels: np.ndarray, quantiles: bool = False) -> np.ndarray:
     """The fixed image descriptor of an RGB thumbnail.
 
     Args:
         pixels: uint8 array [H, W, 3].
+        quantiles: also the ``contract.IMAGE_QUANTILES`` percentiles of each colour
+            channel (``extract.image_encoder descriptor_quantiles``).
 
     Returns:
-        float32 vector of length ``contract.IMAGE_DESCRIPTOR_DIM``: a 4x4x4 joint
-        RGB histogram (sums to 1), the mean colour of a 4x4 grid (in [0, 1]), and
-        an 8-bin gradient-orientation histogram weighted by magnitude (sums to 1).
+        float32 vector of length ``contract.IMAGE_DESCRIPTOR_DIM`` (``IMAGE_QUANTILES_DIM``
+        with quantiles): a 4x4x4 joint RGB histogram (sums to 1), the mean colour of a
+        4x4 grid (in [0, 1]), an 8-bin gradient-orientation histogram weighted by
+        magnitude (sums to 1), then the quantiles (in [0, 1]; r, g, b per percentile).
     """
     rgb = pixels.astype(np.float32) / 255.0
     bins = np.minimum((rgb * 4).astype(np.int32), 3)
@@ -92,8 +96,14 @@ def descriptor(pixels: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
     orientation /= max(float(orientation.sum()), 1e-6)
 
-    out = np.concatenate([histogram, layout, orientation])
-    assert out.shape == (contract.IMAGE_DESCRIPTOR_DIM,)
+    parts = [histogram, layout, orientation]
+    if quantiles:
+        # Four levels per channel put every light shade (ivory, mint, sky...) in one histogram
+        # bin, and the grid means blend backdrop with foreground; a cumulative histogram
+        # (Stricker & Orengo, 1995) keeps them apart.
+        parts.append(np.percentile(rgb.reshape(-1, 3), contract.IMAGE_QUANTILES, axis=0).astype(np.float32).ravel())
+    out = np.concatenate(parts)
+    assert out.shape == (contract.IMAGE_QUANTILES_DIM if quantiles else contract.IMAGE_DESCRIPTOR_DIM,)
     return out
 
 

@@ -88,3 +88,29 @@ def test_extraction_with_plugged_encoders(small_data, image_models, tmp_path):
         has_text = catalogue.features[contract.HAS_TEXT] == 1
         np.testing.assert_allclose(np.linalg.norm(embeddings[has_text], axis=1), 1.0, atol=1e-5)
         assert not embeddings[~has_text].any()
+
+
+@pytest.mark.parametrize("name, dim", [(encoders.DESCRIPTOR, contract.IMAGE_DESCRIPTOR_DIM),
+                                       (encoders.DESCRIPTOR_QUANTILES, contract.IMAGE_QUANTILES_DIM)])
+def test_extraction_with_built_in_descriptors(small_data, tmp_path, name, dim):
+    info = encoders.describe_encoders(ExtractConfig(image_encoder=name, image_size=16))["image"]
+    assert (info["name"], info["dim"], info["input_size"]) == (name, dim, [16, 16])
+
+    run_extract(small_data, tmp_path / "features", ExtractConfig(num_shards=1, cache_dir="none", image_encoder=name, image_size=16))
+
+    assert contract.Vocabularies.load(tmp_path / "features").image_dim == dim
+    catalogue = readers.load_catalogue(tmp_path / "features")
+    import pandas as pd
+
+    items = pd.read_parquet(small_data / "items.parquet").set_index("item_id")
+    row = int(np.flatnonzero(catalogue.features[contract.HAS_IMAGE] == 1)[0])
+    pixels = image_features.thumbnail(
+        image_features.decode_image((small_data / items.loc[catalogue.item_ids[row], "image_path"]).read_bytes()), 16)
+    expected = image_features.descriptor(pixels, quantiles=name == encoders.DESCRIPTOR_QUANTILES)
+    np.testing.assert_allclose(catalogue.features[contract.IMAGE][row], expected, atol=1e-6)
+
+
+def test_built_in_descriptors_have_their_own_cache_signatures():
+    signatures = {encoders.describe_encoders(ExtractConfig(image_encoder=name))["image"]["signature"]
+                  for name in encoders.BUILT_IN_IMAGE}
+    assert len(signatures) == len(encoders.BUILT_IN_IMAGE)

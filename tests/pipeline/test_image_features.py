@@ -1,4 +1,4 @@
-"""The built-in image descriptor: its parts and their ranges, on pictures whose answer is known."""
+"""The built-in image descriptors: their parts and ranges, on pictures whose answer is known."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from braidrec.features import contract
 from braidrec.pipeline import image_features
 
 HISTOGRAM, LAYOUT, ORIENTATION = slice(0, 64), slice(64, 112), slice(112, 120)
+QUANTILES = slice(120, contract.IMAGE_QUANTILES_DIM)
 
 
 def _solid(rgb, size=(24, 16)) -> np.ndarray:
@@ -58,3 +59,28 @@ def test_layout_places_colour_where_it_is_and_orientation_follows_edges():
     np.testing.assert_allclose(grid[:, 2:], 1.0, atol=1e-6)
     assert out[HISTOGRAM][0] == pytest.approx(0.5) and out[HISTOGRAM][63] == pytest.approx(0.5)
     assert out[ORIENTATION][0] == pytest.approx(1.0), "a horizontal gradient falls in the first orientation bin"
+
+
+@pytest.mark.parametrize("pixels", [_solid((250, 246, 230)), _noisy_picture(0)], ids=["solid", "noise"])
+def test_quantiles_extend_the_descriptor_and_rise_with_the_percentile(pixels):
+    plain, extended = image_features.descriptor(pixels), image_features.descriptor(pixels, quantiles=True)
+
+    assert extended.shape == (contract.IMAGE_QUANTILES_DIM,) and extended.dtype == np.float32
+    np.testing.assert_array_equal(extended[:contract.IMAGE_DESCRIPTOR_DIM], plain)
+    quantiles = extended[QUANTILES].reshape(len(contract.IMAGE_QUANTILES), 3)
+    assert np.all((quantiles >= 0) & (quantiles <= 1))
+    assert np.all(np.diff(quantiles, axis=0) >= 0)
+
+
+def test_quantiles_tell_apart_light_shades_the_histogram_lumps_together():
+    # Ivory and mint backdrops behind the same dark motif: every pixel of both falls in the
+    # same histogram bins; only the quantiles (and, blurred by the motif, the grid means) differ.
+    ivory, mint = _solid((250, 246, 230), (32, 32)), _solid((210, 245, 220), (32, 32))
+    for pixels in (ivory, mint):
+        pixels[10:22, 10:22] = (20, 30, 110)
+
+    a, b = (image_features.descriptor(p, quantiles=True) for p in (ivory, mint))
+
+    np.testing.assert_array_equal(a[HISTOGRAM], b[HISTOGRAM])
+    red_90th = a[QUANTILES].reshape(-1, 3)[-1, 0] - b[QUANTILES].reshape(-1, 3)[-1, 0]
+    assert red_90th == pytest.approx(40 / 255, abs=1e-6)
