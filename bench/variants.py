@@ -85,6 +85,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     # Softer cross-modal alignment (the default 0.05): does it generalise to items the loss never saw?
     "alignment_temperature0.1": {"train.alignment_temperature": 0.1},
     "alignment_temperature0.2": {"train.alignment_temperature": 0.2},
+    # The built-in descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
+    "descriptor_quantiles": {"extract.image_encoder": "descriptor_quantiles"},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
