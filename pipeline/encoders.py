@@ -93,8 +93,8 @@ def describe_encoders(config: ExtractConfig) -> dict:
     else:
         path = Path(config.image_encoder)
         if not path.exists():
-            raise EncoderConfigError(f"extract.image_encoder: {path} does not exist; use 'descriptor', 'descriptor_quantiles' or the path "
-                                     "of a SavedModel directory or a .keras/.h5 file")
+            raise EncoderConfigError(f"extract.image_encoder: {path} does not exist; use 'descriptor', "
+                                     "'descriptor_quantiles' or the path of a SavedModel directory or a .keras/.h5 file")
         call, height, width = _load_keras_or_savedmodel(str(path))
         if not height or not width:
             raise EncoderConfigError(f"extract.image_encoder: {path} has no fixed input height/width; "

@@ -96,7 +96,8 @@ def test_extraction_with_built_in_descriptors(small_data, tmp_path, name, dim):
     info = encoders.describe_encoders(ExtractConfig(image_encoder=name, image_size=16))["image"]
     assert (info["name"], info["dim"], info["input_size"]) == (name, dim, [16, 16])
 
-    run_extract(small_data, tmp_path / "features", ExtractConfig(num_shards=1, cache_dir="none", image_encoder=name, image_size=16))
+    config = ExtractConfig(num_shards=1, cache_dir="none", image_encoder=name, image_size=16)
+    run_extract(small_data, tmp_path / "features", config)
 
     assert contract.Vocabularies.load(tmp_path / "features").image_dim == dim
     catalogue = readers.load_catalogue(tmp_path / "features")
