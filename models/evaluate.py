@@ -202,8 +202,8 @@ def mixed_ranking_metrics(model: BraidModel, data: EvalData, items: CatalogueEmb
     """:func:`~braidrec.models.mixed_ranking.mixed_metrics` of the model on ``split``: the whole catalogue ranked at once.
 
     Slots and relevant items count as cold when they are the split's cold items (``data.cold_mask``),
-    as in the cold task and the bench's peers; the few warm items that only val or test holds have
-    no trained id either and are scored as cold items are, but count as warm here.
+    as in the cold task and the bench's peers; warm items that no train interaction has have no
+    trained id either and are scored as cold items are, but count as warm here.
     """
     ids, hist, _, _ = data.warm_task(split)
     task = mixed_task(data, split)
