@@ -87,6 +87,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "alignment_temperature0.2": {"train.alignment_temperature": 0.2},
     # The built-in descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
     "descriptor_quantiles": {"extract.image_encoder": "descriptor_quantiles"},
+    "descriptor_quantiles_alignment_temperature0.2": {"extract.image_encoder": "descriptor_quantiles",
+                                                       "train.alignment_temperature": 0.2},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
