@@ -58,6 +58,16 @@ def test_unusable_encoders_are_refused(field, value, match):
         encoders.describe_encoders(ExtractConfig(**{field: value}))
 
 
+def _first_image_pixels(data_dir, catalogue: readers.Catalogue, size) -> tuple[int, np.ndarray]:
+    """(catalogue row, thumbnail at ``size`` of its raw image) of the first item that has an image."""
+    import pandas as pd
+
+    items = pd.read_parquet(data_dir / "items.parquet").set_index("item_id")
+    row = int(np.flatnonzero(catalogue.features[contract.HAS_IMAGE] == 1)[0])
+    path = data_dir / items.loc[catalogue.item_ids[row], "image_path"]
+    return row, image_features.thumbnail(image_features.decode_image(path.read_bytes()), size)
+
+
 def test_extraction_with_plugged_encoders(small_data, image_models, tmp_path):
     model, paths = image_models
     config = ExtractConfig(num_shards=1, cache_dir="none", image_encoder=str(paths["keras"]),
@@ -74,13 +84,7 @@ def test_extraction_with_plugged_encoders(small_data, image_models, tmp_path):
     assert not catalogue.features[contract.IMAGE][~has_image].any()
     assert manifest["counts"].get("dead_letter.image_corrupt", 0) > 0
 
-    import pandas as pd
-
-    items = pd.read_parquet(small_data / "items.parquet").set_index("item_id")
-    row = int(np.flatnonzero(has_image)[0])
-    item_id = catalogue.item_ids[row]
-    pixels = image_features.thumbnail(
-        image_features.decode_image((small_data / items.loc[item_id, "image_path"]).read_bytes()), (16, 12))
+    row, pixels = _first_image_pixels(small_data, catalogue, (16, 12))
     expected = model.predict(pixels[None].astype(np.float32), verbose=0)[0]
     np.testing.assert_allclose(catalogue.features[contract.IMAGE][row], expected, atol=1e-5)
     if HAS_MINILM:
@@ -101,13 +105,8 @@ def test_extraction_with_built_in_descriptors(small_data, tmp_path, name, dim):
 
     assert contract.Vocabularies.load(tmp_path / "features").image_dim == dim
     catalogue = readers.load_catalogue(tmp_path / "features")
-    import pandas as pd
-
-    items = pd.read_parquet(small_data / "items.parquet").set_index("item_id")
-    row = int(np.flatnonzero(catalogue.features[contract.HAS_IMAGE] == 1)[0])
-    pixels = image_features.thumbnail(
-        image_features.decode_image((small_data / items.loc[catalogue.item_ids[row], "image_path"]).read_bytes()), 16)
-    expected = image_features.descriptor(pixels, quantiles=name == encoders.DESCRIPTOR_QUANTILES)
+    row, pixels = _first_image_pixels(small_data, catalogue, 16)
+    expected = image_features.descriptor(pixels, quantiles=encoders.BUILT_IN_IMAGE[name])
     np.testing.assert_allclose(catalogue.features[contract.IMAGE][row], expected, atol=1e-6)
 
 
