@@ -178,7 +178,9 @@ class CategoricalEncoder(keras.layers.Layer):
         index = self.lookup(tokens)
         valid = index > 1
         weights = tf.cast(valid, tf.float32)
-        summed = tf.einsum("bt,btd->bd", weights, self.embedding(index))
+        # A broadcast product, not einsum("bt,btd->bd"): the einsum's gradient is a batched matmul of
+        # inner size 1, the costliest op of an ml-100k training step on CPU (5 of 111 ms, 2026-12-02).
+        summed = tf.reduce_sum(weights[..., None] * self.embedding(index), axis=1)
         mean = summed / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1.0)
         return self.project(mean), tf.reduce_any(valid, axis=-1)
 

@@ -66,14 +66,18 @@ class ModalityFusion(keras.layers.Layer):
             keyed = embeddings + self.modality_keys
             logits = tf.squeeze(self.score_out(self.score_hidden(keyed)), -1)
             weights = self._present_weights(logits, mask)
-            fused = tf.einsum("bm,bmd->bd", weights, embeddings)
-            return fused, weights
+            return self._weighted_sum(weights, embeddings), weights
         weights = present / tf.maximum(tf.reduce_sum(present, axis=-1, keepdims=True), 1.0)
         if self.mode == "sum":
-            return tf.einsum("bm,bmd->bd", weights, embeddings), weights
+            return self._weighted_sum(weights, embeddings), weights
         masked = embeddings * present[..., None]
         flat = tf.reshape(masked, [-1, embeddings.shape[-2] * embeddings.shape[-1]])
         return self.projection(flat), weights
+
+    @staticmethod
+    def _weighted_sum(weights: tf.Tensor, embeddings: tf.Tensor) -> tf.Tensor:
+        # A broadcast product, not einsum("bm,bmd->bd"), whose gradient is a batched matmul of inner size 1.
+        return tf.reduce_sum(weights[..., None] * embeddings, axis=1)
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "hidden_dim": self.hidden_dim}

@@ -19,6 +19,15 @@ TEXT_TOKENS = "text_tokens"
 SCORINGS = ("cosine", "dot")
 
 
+def split_rows(values: tf.Tensor, count: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(the first ``count`` rows of ``values``, the rest).
+
+    ``tf.split``, not two slices: a slice's gradient is a StridedSliceGrad, which on CPU took 7 of a
+    111-ms ml-100k training step (2026-12-02) for the [items, modalities, dim] stack; a split's is a concat.
+    """
+    return tuple(tf.split(values, tf.stack([count, tf.shape(values)[0] - count]), num=2))
+
+
 def check_scoring(scoring: str) -> None:
     """Raises ValueError naming ``model.scoring`` unless it is one of :data:`SCORINGS` (both towers check it)."""
     if scoring not in SCORINGS:
@@ -169,7 +178,7 @@ class ItemTower(keras.layers.Layer):
         stacked = tf.stack(embeddings, axis=1)
         fuse_stacked, fuse_mask, fuse_present = stacked, mask, id_present
         if fused_rows is not None:
-            fuse_stacked, fuse_mask, fuse_present = stacked[:fused_rows], mask[:fused_rows], id_present[:fused_rows]
+            fuse_stacked, fuse_mask, fuse_present = split_rows(stacked, fused_rows)[0], mask[:fused_rows], id_present[:fused_rows]
         extra = {}
         if self.dot:
             embedding, weights, extra["content"] = self._dot_embedding(fuse_stacked, fuse_mask)

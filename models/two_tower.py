@@ -12,7 +12,7 @@ from braidrec.models.alignment import MASKED_SCORE, id_keys, paired_info_nce
 from braidrec.models.fusion import balance_penalty
 from braidrec.models.mixed_ranking import check_calibration
 from braidrec.models.taste_profile import check_profile_weight
-from braidrec.models.towers import ItemTower
+from braidrec.models.towers import ItemTower, split_rows
 from braidrec.models.user_tower import UserTower
 
 TARGET_PREFIX = "target_"
@@ -122,8 +122,9 @@ class BraidModel(tfrs.Model):
             # Fusion and projection only where a loss reads them: the balance term reads the alignment items' weights.
             both = self.item_tower.encode_all({k: tf.concat([v, aligned[k]], 0) for k, v in targets.items()}, training=training,
                                               fused_rows=None if self.balance_weight > 0 else count)
-            encoded = {k: v[:count] for k, v in both.items()}
-            encoded_aligned, aligned_ids = {k: v[count:] for k, v in both.items()}, aligned[contract.ITEM_ID]
+            halves = {k: split_rows(v, count) for k, v in both.items()}
+            encoded = {k: head for k, (head, _) in halves.items()}
+            encoded_aligned, aligned_ids = {k: tail for k, (_, tail) in halves.items()}, aligned[contract.ITEM_ID]
         else:
             encoded = self.item_tower.encode_all(targets, training=training)
             encoded_aligned, aligned_ids = encoded, targets[contract.ITEM_ID]
