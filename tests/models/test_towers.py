@@ -9,7 +9,7 @@ import tensorflow as tf
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract, readers
 from braidrec.models.evaluate import item_embeddings
-from braidrec.models.towers import ItemTower
+from braidrec.models.towers import ItemTower, split_rows
 from braidrec.models.two_tower import BraidModel
 
 
@@ -202,3 +202,16 @@ def test_fused_rows_fuses_the_first_rows_only_and_changes_nothing_else(tiny_run,
             assert value.shape[0] == count, key
             expected = expected[:count]
         np.testing.assert_allclose(value.numpy(), expected, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("count", [0, 2, 5])
+def test_split_rows_equals_slicing_values_and_gradients(count):
+    values = tf.Variable(np.arange(5 * 3 * 2, dtype=np.float32).reshape(5, 3, 2))
+    weights = tf.constant(np.linspace(-1.0, 1.0, 5 * 3 * 2, dtype=np.float32).reshape(5, 3, 2))
+    with tf.GradientTape(persistent=True) as tape:
+        head, tail = split_rows(values, tf.constant(count))
+        by_split = tf.reduce_sum(head * weights[:count]) + 3.0 * tf.reduce_sum(tail * weights[count:])
+        by_slice = tf.reduce_sum(values[:count] * weights[:count]) + 3.0 * tf.reduce_sum(values[count:] * weights[count:])
+    np.testing.assert_array_equal(head.numpy(), values.numpy()[:count])
+    np.testing.assert_array_equal(tail.numpy(), values.numpy()[count:])
+    np.testing.assert_array_equal(tape.gradient(by_split, values).numpy(), tape.gradient(by_slice, values).numpy())
