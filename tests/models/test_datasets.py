@@ -123,3 +123,24 @@ def test_no_users_table_gives_an_empty_profile_per_example():
     out = datasets.user_profiles([readers.UserHistory("a", ["x"], [1], [0])], np.array(["a"], dtype=object))
     assert out[contract.USER_CATEGORICAL].tolist() == [[""]]
     assert out[contract.USER_NUMERIC].shape == out[contract.USER_NUMERIC_MASK].shape == (1, 0)
+
+
+def test_each_pass_of_the_repeated_data_holds_every_example_once_in_a_new_order(tiny_run):
+    """``train`` fits on one iterator of ``retrieval_dataset(...).repeat()`` with ``cardinality()`` steps per
+    epoch: each epoch must still be exactly one reshuffled pass over the examples."""
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    histories = readers.load_histories(tiny_run["features"])
+    share = datasets.sampling_probabilities(catalogue, histories)
+    users, hist, targets = datasets.next_item_pairs(histories, contract.SPLIT_TRAIN, 4)
+    data = datasets.retrieval_dataset(catalogue, users, hist, targets, share, 32, 7)
+    steps = int(data.cardinality())
+    assert steps == -(-len(targets) // 32)
+    batches = list(data.repeat().take(2 * steps))
+    expected = sorted(zip(users.astype(str), targets.astype(str)))
+    passes = []
+    for start in (0, steps):
+        pairs = [(u.decode(), t.decode()) for b in batches[start:start + steps]
+                 for u, t in zip(b[contract.USER_ID].numpy(), b[TARGET_PREFIX + contract.ITEM_ID].numpy())]
+        assert sorted(pairs) == expected
+        passes.append(pairs)
+    assert passes[0] != passes[1]
