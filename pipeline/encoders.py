@@ -22,7 +22,6 @@ import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from braidrec.config import ExtractConfig
-from braidrec.features import contract
 from braidrec.pipeline import image_features, text_encoder
 
 DESCRIPTOR = "descriptor"
@@ -87,7 +86,7 @@ def describe_encoders(config: ExtractConfig) -> dict:
             or a text model folder is incomplete.
     """
     if config.image_encoder in BUILT_IN_IMAGE:
-        dim = contract.IMAGE_QUANTILES_DIM if BUILT_IN_IMAGE[config.image_encoder] else contract.IMAGE_DESCRIPTOR_DIM
+        dim = image_features.descriptor_dim(BUILT_IN_IMAGE[config.image_encoder])
         image = {"name": config.image_encoder, "dim": dim, "input_size": [config.image_size, config.image_size],
                  "signature": f"{config.image_encoder}-v1-{config.image_size}"}
     else:

@@ -62,6 +62,11 @@ def thumbnail(image: Image.Image, size: int | tuple[int, int]) -> np.ndarray:
     return np.asarray(canvas, dtype=np.uint8)
 
 
+def descriptor_dim(quantiles: bool) -> int:
+    """The length of :func:`descriptor`'s vector, with or without the colour quantiles."""
+    return contract.IMAGE_QUANTILES_DIM if quantiles else contract.IMAGE_DESCRIPTOR_DIM
+
+
 def descriptor(pixels: np.ndarray, quantiles: bool = False) -> np.ndarray:
     """The fixed image descriptor of an RGB thumbnail.
 
@@ -103,7 +108,7 @@ def descriptor(pixels: np.ndarray, quantiles: bool = False) -> np.ndarray:
         # (Stricker & Orengo, 1995) keeps them apart.
         parts.append(np.percentile(rgb.reshape(-1, 3), contract.IMAGE_QUANTILES, axis=0).astype(np.float32).ravel())
     out = np.concatenate(parts)
-    assert out.shape == (contract.IMAGE_QUANTILES_DIM if quantiles else contract.IMAGE_DESCRIPTOR_DIM,)
+    assert out.shape == (descriptor_dim(quantiles),)
     return out
 
 
