@@ -185,9 +185,13 @@ class TrainConfig:
     # plateau by one-user steps from epoch 21 (val Recall@50 0.5514) to 30 (0.5536), 80 s of training
     # for test Recall@10 0.204 against 0.207 at epoch 21 (README, Training). 0: any rise counts.
     min_delta: float = 0.002
-    # Time constant, in epochs, of an exponential moving average of the weights that replaces them at
-    # the end of every epoch: validation, early stopping and the saved model use it (0: none).
+    # Time constant, in epochs, of an exponential moving average of the weights, which validation,
+    # early stopping and the saved model use (0: none; weight_ema_overwrite says what training does).
     weight_ema_epochs: float = 1.2
+    # true: the average replaces the weights at each epoch's end and training goes on from it (which
+    # slows learning as the time constant grows). false: the average is kept aside (Polyak averaging):
+    # training goes on from its own weights, validation and the saved model read the average.
+    weight_ema_overwrite: bool = True
     seed: int = 0
     # Deterministic TensorFlow ops, so the same seed gives the same model whatever the machine's load
     # (process-wide: it stays on for later work in the same process).

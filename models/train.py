@@ -63,7 +63,9 @@ class BestValidationEpoch(keras.callbacks.Callback):
     beats it by more than ``min_delta``. Stops after ``patience`` epochs without
     improvement and restores the best epoch's weights at the end (in-batch
     loss is a poor proxy for ranking). With ``train.weight_ema_epochs`` the
-    weights it sees are the moving average (see :func:`optimizer`).
+    weights it sees are the moving average (see :func:`optimizer`); when the
+    optimizer keeps the average aside, it swaps the average in to validate
+    (and keep) and the training weights back after.
 
     Args:
         data: the evaluation data (its val split is used).
@@ -92,6 +94,17 @@ class BestValidationEpoch(keras.callbacks.Callback):
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
+        training_weights = None
+        if average_kept_aside(self.model.optimizer):
+            training_weights = self.model.get_weights()
+            self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
+        try:
+            self._validate(epoch, logs)
+        finally:
+            if training_weights is not None:
+                self.model.set_weights(training_weights)
+
+    def _validate(self, epoch, logs):
         metrics = model_metrics(self.model, self.data, self.ks, split=contract.SPLIT_VAL, cold=False)["warm"]
         value = metrics[self.metric]
         if logs is not None:
@@ -112,17 +125,24 @@ class BestValidationEpoch(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+def average_kept_aside(opt) -> bool:
+    """Whether ``opt`` keeps a moving average of the weights that never replaces them while training."""
+    return bool(getattr(opt, "use_ema", False)) and getattr(opt, "ema_overwrite_frequency", None) is None
+
+
 def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """Adam, with an exponential moving average of the weights when ``train.weight_ema_epochs > 0``.
 
     The average's time constant is ``weight_ema_epochs`` epochs whatever the
     dataset's size (momentum ``1 - 1 / (weight_ema_epochs * steps_per_epoch)``).
-    It overwrites the weights on each epoch's last step, so the validation
-    after it, early stopping and the saved model all use it, and the next
-    epoch trains on from it.
+    With ``weight_ema_overwrite`` it overwrites the weights on each epoch's
+    last step, so the validation after it, early stopping and the saved model
+    all use it, and the next epoch trains on from it. Without, training never
+    sees it: :class:`BestValidationEpoch` swaps it in to validate, and ``fit``
+    leaves it in the weights at the end.
 
     Args:
-        config: ``learning_rate``, ``adam_beta2`` and ``weight_ema_epochs``.
+        config: ``learning_rate``, ``adam_beta2``, ``weight_ema_epochs`` and ``weight_ema_overwrite``.
         steps_per_epoch: batches per epoch.
 
     Raises:
@@ -139,7 +159,7 @@ def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     momentum = max(0.0, 1.0 - 1.0 / (config.weight_ema_epochs * steps_per_epoch))
     return keras.optimizers.Adam(
         config.learning_rate, beta_2=config.adam_beta2, use_ema=True, ema_momentum=momentum,
-        ema_overwrite_frequency=steps_per_epoch,
+        ema_overwrite_frequency=steps_per_epoch if config.weight_ema_overwrite else None,
     )
 
 

@@ -68,6 +68,30 @@ def test_weight_ema_copies_the_average_into_the_weights_at_each_epoch_end():
     assert seen == pytest.approx([-0.125, -0.25], abs=1e-4)
 
 
+def test_a_weight_average_kept_aside_is_validated_and_kept_but_never_trained_on(monkeypatch):
+    # As above, but the average never replaces the weights: they run -0.1, -0.2 | -0.3, -0.4 and the
+    # average (momentum 0.5) -0.05, -0.125 | -0.2125, -0.30625. Validation must read the average, the
+    # next epoch must start from the training weights, and the best epoch's average is what remains.
+    model = keras.Sequential([keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    config = TrainConfig(learning_rate=0.1, weight_ema_epochs=1, weight_ema_overwrite=False)
+    model.compile(optimizer=optimizer(config, steps_per_epoch=2), loss=lambda _, predicted: tf.reduce_sum(predicted))
+    validated = []
+
+    def scripted(model, data, ks, split, cold):
+        validated.append(model.get_weights()[0].item())
+        return {"warm": {"recall@10": 0.5 - len(validated) / 10, "recall@50": 0.5 - len(validated) / 10, "users": 1}}
+
+    monkeypatch.setattr(train_module, "model_metrics", scripted)
+    trained = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: trained.append(model.get_weights()[0].item()))
+    callback = BestValidationEpoch(data=None, metric="recall@50", patience=5)
+    model.fit(np.ones((2, 1)), np.zeros((2, 1)), batch_size=1, epochs=2, shuffle=False, verbose=0,
+              callbacks=[callback, record])
+    assert validated == pytest.approx([-0.125, -0.30625], abs=1e-4)
+    assert trained == pytest.approx([-0.2, -0.4], abs=1e-4)
+    assert model.get_weights()[0].item() == pytest.approx(-0.125, abs=1e-4)  # epoch 1 validated best
+
+
 @pytest.mark.parametrize("changes, steps, message", [
     ({"weight_ema_epochs": -0.5}, 10, "weight_ema_epochs"),
     ({"weight_ema_epochs": 1.0}, 0, "weight_ema_epochs"),
