@@ -91,8 +91,8 @@ VARIANTS: dict[str, dict[str, object]] = {
                                                        "train.alignment_temperature": 0.2},
     # Two causal self-attention blocks in the user tower, as SASRec has (the default has one).
     "history_blocks2": {"model.history_blocks": 2},
-    # The weight average kept aside (Polyak averaging) instead of replacing the weights at each epoch's end.
-    "weight_average_aside": {"train.weight_ema_overwrite": False},
+    # The weight average kept aside (Polyak averaging, 3-epoch time constant) instead of replacing the
+    # weights at each epoch's end (1.2 epochs).
     "weight_average_aside3": {"train.weight_ema_overwrite": False, "train.weight_ema_epochs": 3.0},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},

@@ -22,6 +22,7 @@ from braidrec.models.train import BestValidationEpoch, optimizer, selection_cuto
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
         ({}, {"weight_ema_epochs": 1.2, "epochs": 2, "selection_metric": "ndcg@20"}),
+        ({}, {"weight_ema_epochs": 3.0, "weight_ema_overwrite": False, "epochs": 2}),
         # SASRec's head (bench/variants.py, sasrec_head).
         ({"scoring": "dot", "history_norm": "pre", "history_pooling": "last"},
          {"temperature": 1.0, "adam_beta2": 0.98, "weight_ema_epochs": 0.0}),
@@ -60,7 +61,8 @@ def test_weight_ema_copies_the_average_into_the_weights_at_each_epoch_end():
     # -0.125, which replaces them; epoch 2's run -0.225, -0.325 and the average -0.175, -0.25.
     # Plain weights would read -0.2 and -0.4 at the epoch ends.
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
-    model.compile(optimizer=optimizer(TrainConfig(learning_rate=0.1, weight_ema_epochs=1), steps_per_epoch=2),
+    config = TrainConfig(learning_rate=0.1, weight_ema_epochs=1, weight_ema_overwrite=True)
+    model.compile(optimizer=optimizer(config, steps_per_epoch=2),
                   loss=lambda _, predicted: tf.reduce_sum(predicted))
     seen = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: seen.append(model.get_weights()[0].item()))
