@@ -177,7 +177,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
 
     Raises:
         ValueError: an unknown ``train.selection_metric`` or ``train.examples``, a negative ``train.min_delta``,
-            sequence examples with a non-causal history, an empty train split, or a ``train.op_threads``
+            sequence examples with a non-causal history, an empty train split, training data whose batch
+            count tf.data cannot tell, or a ``train.op_threads``
             other than the count TensorFlow already runs with (see :func:`braidrec.runtime.set_op_threads`).
     """
     started = time.time()
