@@ -12,9 +12,12 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
+# The default before session 29 (2026-12-02): 256 alignment items, not negatives. Every row measured
+# before keeps these overrides, so that it still reproduces.
+_ALIGNMENT_ONLY: dict[str, object] = {"train.alignment_negatives": False, "train.alignment_items": 256}
 # The default before session 24 (2026-12-02): items without a trained id scored with the user tower's
 # vector alone. Every row measured before the taste profile keeps this override, so that it still reproduces.
-_TOWER_QUERY: dict[str, object] = {"model.cold_profile_weight": 0.0}
+_TOWER_QUERY: dict[str, object] = {**_ALIGNMENT_ONLY, "model.cold_profile_weight": 0.0}
 # The default before 2026-12-02 (session 23): the in-batch softmax at temperature 0.05, learning rate
 # 0.001, 64-d embeddings. Every row measured on it keeps these overrides, so that it still reproduces.
 _DIM64: dict[str, object] = {
@@ -28,7 +31,7 @@ _NO_AUGMENT_PATIENCE4: dict[str, object] = {
     **_RECALL10_512, "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
 
 # The ablations of the default: fusion, the alignment loss, each content modality, the cold prior,
-# the taste profile.
+# the taste profile. Their rows made before session 29 were made without alignment negatives.
 _ABLATIONS: dict[str, dict[str, object]] = {
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
@@ -83,17 +86,24 @@ VARIANTS: dict[str, dict[str, object]] = {
         "train.weight_ema_epochs": 0.0, "train.epochs": 80, "train.patience": 10,
     },
     # Softer cross-modal alignment (the default 0.05): does it generalise to items the loss never saw?
-    "alignment_temperature0.1": {"train.alignment_temperature": 0.1},
-    "alignment_temperature0.2": {"train.alignment_temperature": 0.2},
+    "alignment_temperature0.1": {**_ALIGNMENT_ONLY, "train.alignment_temperature": 0.1},
+    "alignment_temperature0.2": {**_ALIGNMENT_ONLY, "train.alignment_temperature": 0.2},
     # The built-in descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
-    "descriptor_quantiles": {"extract.image_encoder": "descriptor_quantiles"},
-    "descriptor_quantiles_alignment_temperature0.2": {"extract.image_encoder": "descriptor_quantiles",
+    "descriptor_quantiles": {**_ALIGNMENT_ONLY, "extract.image_encoder": "descriptor_quantiles"},
+    "descriptor_quantiles_alignment_temperature0.2": {**_ALIGNMENT_ONLY, "extract.image_encoder": "descriptor_quantiles",
                                                        "train.alignment_temperature": 0.2},
     # Two causal self-attention blocks in the user tower, as SASRec has (the default has one).
-    "history_blocks2": {"model.history_blocks": 2},
+    "history_blocks2": {**_ALIGNMENT_ONLY, "model.history_blocks": 2},
     # The weight average kept aside (Polyak averaging, 3-epoch time constant) instead of replacing the
     # weights at each epoch's end (1.2 epochs).
-    "weight_average_aside3": {"train.weight_ema_overwrite": False, "train.weight_ema_epochs": 3.0},
+    "weight_average_aside3": {**_ALIGNMENT_ONLY, "train.weight_ema_overwrite": False, "train.weight_ema_epochs": 3.0},
+    # Twice the batch (1024 targets): twice the in-batch negatives, half the steps and alignment batches per epoch.
+    "batch1024": {**_ALIGNMENT_ONLY, "train.batch_size": 1024},
+    # Mixed negative sampling: 512 warm items drawn uniformly per batch beside the in-batch negatives.
+    "negatives512": {**_ALIGNMENT_ONLY, "train.sampled_negatives": 512},
+    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512.
+    "alignment_negatives": {"train.alignment_negatives": True, "train.alignment_items": 256},
+    "alignment_negatives512": {"train.alignment_negatives": True, "train.alignment_items": 512},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

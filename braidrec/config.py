@@ -169,6 +169,13 @@ class TrainConfig:
     # With recall@10 selection it changed little (3 seeds: 0.207 / 0.108 / 0.234 against 0.199 / 0.106 /
     # 0.238, bench row alignment256); synthetic text-to-image Recall@10 is 0.884 with it, 0.918 with 512.
     alignment_items: int = 256
+    # Whether those items are also the in-batch softmax's negatives (uniform over warm items, logQ counting
+    # them; with model.scoring=dot, of the content loss): mixed negative sampling without another item-tower
+    # pass. With 512 items, ml-100k warm Recall@10 / NDCG@10 read 0.224 / 0.120, cold 0.269, against the
+    # default's 0.217 / 0.117 / 0.269; 256 items as negatives gave 0.220 / 0.118 / 0.260 (bench rows
+    # alignment_negatives512, attention, alignment_negatives; session 29). Off until a clean rerun of
+    # --train.alignment_negatives true --train.alignment_items 512 as the default (timing alone, make test).
+    alignment_negatives: bool = False
     # The validation metric that picks the best epoch and drives early stopping: recall@K or ndcg@K.
     # Validation holds one item per user, so Recall@10 over ~1000 users rests on ~200 hits and peaks on
     # lucky early epochs while test Recall@10 still rises. On ml-100k recall@50 picked later, better

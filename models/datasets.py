@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from braidrec.features import contract, readers
 from braidrec.models.two_tower import (
-    ALIGNMENT_PREFIX, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, QUERY_POSITION, TARGET_PREFIX,
+    ALIGNMENT_PREFIX, ALIGNMENT_PROBABILITY, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, SAMPLING_PROBABILITY, QUERY_POSITION, TARGET_PREFIX,
 )
 
 
@@ -129,6 +129,7 @@ def retrieval_dataset(
     alignment_items: int = 0,
     sample_rows: np.ndarray | None = None,
     profiles: dict[str, np.ndarray] | None = None,
+    alignment_negatives: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (user, history, target features, sampling probability) for ``BraidModel``.
 
@@ -148,7 +149,9 @@ def retrieval_dataset(
     ``features`` replaces the catalogue's feature arrays (e.g. pre-tokenised text).
     With ``alignment_items > 0`` each batch carries that many catalogue items
     drawn uniformly from ``sample_rows`` under ``alignment_<name>``, for the
-    cross-modal alignment loss. ``profiles`` (:func:`user_profiles` of ``user_ids``)
+    cross-modal alignment loss; with ``alignment_negatives`` they are uniform
+    negatives too (``alignment_sampling_probability``, and the targets'
+    probabilities count them as the sampled negatives are counted). ``profiles`` (:func:`user_profiles` of ``user_ids``)
     adds each example's user profile.
 
     Raises:
@@ -190,7 +193,7 @@ def retrieval_dataset(
             out[QUERY_POSITION] = tf.where(flat >= 0)[:, 0]
             target_rows = tf.gather(flat, out[QUERY_POSITION])
         size = tf.cast(tf.shape(target_rows)[0], tf.float32)
-        uniform = extra / len(pool_rows)
+        uniform = (extra + (aligned if alignment_negatives else 0)) / len(pool_rows)
 
         def probability(rows):
             # Expected count per candidate divided by the batch size: TFRS clips the
@@ -205,7 +208,10 @@ def retrieval_dataset(
             out.update(features_at(NEGATIVE_PREFIX, negative_rows))
             out[NEGATIVE_PROBABILITY] = probability(negative_rows)
         if aligned:
-            out.update(features_at(ALIGNMENT_PREFIX, tf.random.shuffle(pool)[:aligned]))
+            aligned_rows = tf.random.shuffle(pool)[:aligned]
+            out.update(features_at(ALIGNMENT_PREFIX, aligned_rows))
+            if alignment_negatives:
+                out[ALIGNMENT_PROBABILITY] = probability(aligned_rows)
         return out
 
     return data.batch(batch_size).map(attach, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

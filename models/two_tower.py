@@ -20,6 +20,8 @@ NEGATIVE_PREFIX = "negative_"
 ALIGNMENT_PREFIX = "alignment_"
 SAMPLING_PROBABILITY = "sampling_probability"
 NEGATIVE_PROBABILITY = "negative_sampling_probability"
+# The alignment items' sampling probability, given when they are also negatives (train.alignment_negatives).
+ALIGNMENT_PROBABILITY = "alignment_sampling_probability"
 QUERY_POSITION = "query_position"
 
 
@@ -45,7 +47,9 @@ class BraidModel(tfrs.Model):
     sampling-bias (logQ) correction) and, with ``train.sampled_negatives``,
     extra candidates under ``negative_<name>`` with ``negative_sampling_probability``,
     and with ``train.alignment_items`` the items the alignment loss uses under
-    ``alignment_<name>`` (else it aligns the targets).
+    ``alignment_<name>`` (else it aligns the targets); with ``train.alignment_negatives``
+    those items are also the in-batch softmax's candidates (of the content loss with
+    ``model.scoring=dot``), with ``alignment_sampling_probability``.
     Windowed batches (``train.examples=sequence``) hold histories [W, L] and the
     flattened targets of every position, with ``query_position`` [N] picking
     each target's query from the [W * L] per-position user embeddings.
@@ -77,6 +81,10 @@ class BraidModel(tfrs.Model):
         if self.dot and train.sampled_negatives:
             raise ValueError(f"train.sampled_negatives is {train.sampled_negatives}, but model.scoring=dot already "
                              "scores every warm item (full softmax): pass --train.sampled_negatives 0")
+        self.alignment_negatives = train.alignment_negatives
+        if self.alignment_negatives and train.alignment_items < 1:
+            raise ValueError(f"train.alignment_negatives needs items to draw, but train.alignment_items is "
+                             f"{train.alignment_items}: pass --train.alignment_items 256, or --train.alignment_negatives false")
         self.temperature = train.temperature
         if train.content_loss_weight < 0:
             raise ValueError(f"train.content_loss_weight {train.content_loss_weight} must be >= 0 (0 turns it off)")
@@ -92,7 +100,8 @@ class BraidModel(tfrs.Model):
     @staticmethod
     def prefixed(batch: dict, prefix: str) -> dict:
         """The features stored under ``prefix``, with the prefix removed."""
-        return {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix) and k != NEGATIVE_PROBABILITY}
+        return {k[len(prefix):]: v for k, v in batch.items()
+                if k.startswith(prefix) and k not in (NEGATIVE_PROBABILITY, ALIGNMENT_PROBABILITY)}
 
     @staticmethod
     def same_window_mask(windows: tf.Tensor, num_candidates: tf.Tensor) -> tf.Tensor:
@@ -115,28 +124,38 @@ class BraidModel(tfrs.Model):
             windows = inputs[QUERY_POSITION] // tf.cast(tf.shape(per_position)[1], tf.int64)
         else:
             users = self.user_tower(inputs, training=training)
-        aligned = self.prefixed(inputs, ALIGNMENT_PREFIX) if self.weighted_pairs else {}
+        aligned = self.prefixed(inputs, ALIGNMENT_PREFIX) if self.weighted_pairs or self.alignment_negatives else {}
         if aligned:
             # One item-tower pass over the targets and the alignment items: half the ops of two.
             count = tf.shape(targets[contract.ITEM_ID])[0]
-            # Fusion and projection only where a loss reads them: the balance term reads the alignment items' weights.
+            # Fusion and projection only where a loss reads them: the balance term reads the alignment items'
+            # weights, and the retrieval loss their embeddings when they are negatives.
+            fuse_all = self.balance_weight > 0 or self.alignment_negatives
             both = self.item_tower.encode_all({k: tf.concat([v, aligned[k]], 0) for k, v in targets.items()}, training=training,
-                                              fused_rows=None if self.balance_weight > 0 else count)
+                                              fused_rows=None if fuse_all else count)
             halves = {k: split_rows(v, count) for k, v in both.items()}
             encoded = {k: head for k, (head, _) in halves.items()}
             encoded_aligned, aligned_ids = {k: tail for k, (_, tail) in halves.items()}, aligned[contract.ITEM_ID]
         else:
             encoded = self.item_tower.encode_all(targets, training=training)
             encoded_aligned, aligned_ids = encoded, targets[contract.ITEM_ID]
+        # The in-batch softmax's candidates: the embeddings it scores ("content" for the dot head).
+        scored = "content" if self.dot else "embedding"
+        extra = None
+        if self.alignment_negatives and aligned:
+            if ALIGNMENT_PROBABILITY not in inputs:
+                raise ValueError("train.alignment_negatives needs the alignment items' sampling probability: "
+                                 "build the data with datasets.retrieval_dataset(..., alignment_negatives=True)")
+            extra = (encoded_aligned[scored], aligned_ids, inputs[ALIGNMENT_PROBABILITY])
         if self.dot:
             loss = self.full_softmax_loss(users, encoded["embedding"], targets[contract.ITEM_ID])
             if self.content_weight > 0:
                 # Content embeddings are never the full softmax's negatives: without this they only learn
                 # to please users, not to tell items apart, which is all a cold item has.
                 queries = users if self.content_trains_users else tf.stop_gradient(users)
-                loss += self.content_weight * self.in_batch_loss(queries, encoded["content"], inputs, windows, training)
+                loss += self.content_weight * self.in_batch_loss(queries, encoded["content"], inputs, windows, training, extra)
         else:
-            loss = self.in_batch_loss(users, encoded["embedding"], inputs, windows, training)
+            loss = self.in_batch_loss(users, encoded["embedding"], inputs, windows, training, extra)
         for weight, pairs in self.weighted_pairs:
             loss += weight * paired_info_nce(
                 encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, self.alignment_temperature
@@ -147,15 +166,23 @@ class BraidModel(tfrs.Model):
             loss += self.balance_weight * balance_penalty(encoded_aligned["weights"][:, 1:], encoded_aligned["mask"][:, 1:])
         return loss
 
-    def in_batch_loss(self, users: tf.Tensor, candidates: tf.Tensor, inputs: dict, windows, training: bool) -> tf.Tensor:
-        """The TFRS retrieval task over the batch's targets (plus sampled negatives), with logQ and hit removal."""
+    def in_batch_loss(self, users: tf.Tensor, candidates: tf.Tensor, inputs: dict, windows, training: bool,
+                      extra: tuple[tf.Tensor, tf.Tensor, tf.Tensor] | None = None) -> tf.Tensor:
+        """The TFRS retrieval task over the batch's targets (plus sampled negatives), with logQ and hit removal.
+
+        ``extra`` is (embeddings, ids, sampling probabilities) of more candidates already encoded:
+        the alignment items with ``train.alignment_negatives``.
+        """
         ids, probability = inputs[TARGET_PREFIX + contract.ITEM_ID], inputs[SAMPLING_PROBABILITY]
+        extras = [] if extra is None else [extra]
         negatives = self.prefixed(inputs, NEGATIVE_PREFIX)
         if negatives:
-            extra = self.item_tower.encode_all(negatives, training=training)["embedding"]
-            candidates = tf.concat([candidates, extra], axis=0)
-            ids = tf.concat([ids, negatives[contract.ITEM_ID]], axis=0)
-            probability = tf.concat([probability, inputs[NEGATIVE_PROBABILITY]], axis=0)
+            encoded = self.item_tower.encode_all(negatives, training=training)["embedding"]
+            extras.append((encoded, negatives[contract.ITEM_ID], inputs[NEGATIVE_PROBABILITY]))
+        for embeddings, extra_ids, extra_probability in extras:
+            candidates = tf.concat([candidates, embeddings], axis=0)
+            ids = tf.concat([ids, extra_ids], axis=0)
+            probability = tf.concat([probability, extra_probability], axis=0)
         return self.task(
             users,
             candidates,

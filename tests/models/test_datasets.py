@@ -6,7 +6,7 @@ import pytest
 from braidrec.features import contract, readers
 from braidrec.models import datasets
 from braidrec.models.two_tower import (
-    ALIGNMENT_PREFIX, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX,
+    ALIGNMENT_PREFIX, ALIGNMENT_PROBABILITY, NEGATIVE_PREFIX, NEGATIVE_PROBABILITY, QUERY_POSITION, SAMPLING_PROBABILITY, TARGET_PREFIX,
 )
 
 
@@ -74,8 +74,13 @@ def test_sampling_probabilities_stay_proportional_and_below_one(tiny_run, negati
         assert batch[NEGATIVE_PROBABILITY].shape == (negatives,)
 
 
-def test_negatives_and_alignment_items_come_only_from_the_sample_pool(tiny_run):
-    """Cold items must stay out of training: sampled negatives and aligned items are drawn from ``sample_rows``."""
+@pytest.mark.parametrize("alignment_negatives", [False, True])
+def test_negatives_and_alignment_items_come_only_from_the_sample_pool(tiny_run, alignment_negatives):
+    """Cold items must stay out of training: sampled negatives and aligned items are drawn from ``sample_rows``.
+
+    Every candidate's probability counts each uniform draw: the sampled negatives, and the alignment
+    items when they are negatives too.
+    """
     catalogue = readers.load_catalogue(tiny_run["features"])
     histories = readers.load_histories(tiny_run["features"])
     share = datasets.sampling_probabilities(catalogue, histories)
@@ -84,15 +89,23 @@ def test_negatives_and_alignment_items_come_only_from_the_sample_pool(tiny_run):
     pool = np.unique([index[t] for t in targets.ravel() if t != contract.PAD])
     assert len(pool) < len(catalogue)
     data = datasets.retrieval_dataset(
-        catalogue, users, hist, targets, share, 40, None, negatives=8, alignment_items=8, sample_rows=pool
+        catalogue, users, hist, targets, share, 40, None, negatives=8, alignment_items=6, sample_rows=pool,
+        alignment_negatives=alignment_negatives,
     )
+    drawn = 8 + (6 if alignment_negatives else 0)
     allowed = set(catalogue.item_ids[pool].tolist())
     for batch in data.take(3):
         for prefix in (NEGATIVE_PREFIX, ALIGNMENT_PREFIX):
             assert {i.decode() for i in batch[prefix + contract.ITEM_ID].numpy()} <= allowed
-        rows = [index[i.decode()] for i in batch[NEGATIVE_PREFIX + contract.ITEM_ID].numpy()]
         size = len(batch[SAMPLING_PROBABILITY])
-        np.testing.assert_allclose(batch[NEGATIVE_PROBABILITY].numpy(), share[rows] + 8 / len(pool) / size, rtol=1e-5)
+        given = {TARGET_PREFIX: SAMPLING_PROBABILITY, NEGATIVE_PREFIX: NEGATIVE_PROBABILITY}
+        if alignment_negatives:
+            given[ALIGNMENT_PREFIX] = ALIGNMENT_PROBABILITY
+        else:
+            assert ALIGNMENT_PROBABILITY not in batch
+        for prefix, key in given.items():
+            rows = [index[i.decode()] for i in batch[prefix + contract.ITEM_ID].numpy()]
+            np.testing.assert_allclose(batch[key].numpy(), share[rows] + drawn / len(pool) / size, rtol=1e-5)
 
 
 def test_alignment_items_are_distinct_catalogue_rows_drawn_per_batch(tiny_run):

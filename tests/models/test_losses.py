@@ -11,7 +11,7 @@ from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract, readers
 from braidrec.models import datasets
 from braidrec.models.fusion import balance_penalty
-from braidrec.models.two_tower import TARGET_PREFIX, BraidModel, alignment_pairs
+from braidrec.models.two_tower import ALIGNMENT_PREFIX, ALIGNMENT_PROBABILITY, TARGET_PREFIX, BraidModel, alignment_pairs
 
 
 def _softmax_ce(logits: np.ndarray) -> float:
@@ -96,6 +96,41 @@ def test_fusion_balance_adds_its_weight_times_the_content_penalty(tiny_run, pair
     penalty = float(balance_penalty(encoded["weights"][:, 1:], encoded["mask"][:, 1:]))
     assert penalty > 0
     assert with_term - without == pytest.approx(0.5 * penalty, rel=1e-4)
+
+
+def test_alignment_items_as_negatives_join_the_retrieval_candidates(tiny_run):
+    """With ``train.alignment_negatives`` the retrieval loss is the TFRS task over the targets and then the
+    alignment items, each with its sampling probability and id (hit removal)."""
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    users = readers.load_histories(tiny_run["features"])
+    ids, histories, targets = datasets.next_item_pairs(users, contract.SPLIT_TRAIN, 6)
+    probabilities = datasets.sampling_probabilities(catalogue, users)
+    batch = next(iter(datasets.retrieval_dataset(catalogue, ids, histories, targets, probabilities, 64, None,
+                                                 alignment_items=16, alignment_negatives=True)))
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    # No alignment loss: what remains is the retrieval loss alone.
+    config = TrainConfig(alignment_negatives=True, alignment_weight=0.0, behaviour_alignment_weight=0.0, temperature=0.5)
+    model = BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), config)
+    loss = float(model.compute_loss(batch, training=False))
+    candidates = [model.item_tower.encode_all(BraidModel.prefixed(batch, prefix))["embedding"]
+                  for prefix in (TARGET_PREFIX, ALIGNMENT_PREFIX)]
+    task = tfrs.tasks.Retrieval(temperature=0.5, remove_accidental_hits=True)
+    expected = float(task(
+        model.user_tower(batch), tf.concat(candidates, 0),
+        candidate_sampling_probability=tf.concat([batch["sampling_probability"], batch[ALIGNMENT_PROBABILITY]], 0),
+        candidate_ids=tf.concat([batch[TARGET_PREFIX + contract.ITEM_ID], batch[ALIGNMENT_PREFIX + contract.ITEM_ID]], 0),
+        compute_metrics=False))
+    targets_only = float(task(model.user_tower(batch), candidates[0], candidate_sampling_probability=batch["sampling_probability"],
+                              candidate_ids=batch[TARGET_PREFIX + contract.ITEM_ID], compute_metrics=False))
+    assert expected > targets_only
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_alignment_negatives_without_alignment_items_are_refused(tiny_run):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    with pytest.raises(ValueError, match="--train.alignment_items 256"):
+        BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6),
+                   TrainConfig(alignment_negatives=True, alignment_items=0))
 
 
 def test_negative_fusion_balance_is_refused(tiny_run):

@@ -18,7 +18,7 @@ from braidrec.models.train import BestValidationEpoch, optimizer, selection_cuto
 @pytest.mark.parametrize(
     "model_changes, train_changes",
     [
-        ({"disabled_modalities": ["text"]}, {"fusion_balance_weight": 0.1}),
+        ({"disabled_modalities": ["text"]}, {"fusion_balance_weight": 0.1, "alignment_negatives": True}),
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
         # The weight average kept aside; the hand-computed tests below cover both modes.
