@@ -150,9 +150,9 @@ def retrieval_dataset(
     With ``alignment_items > 0`` each batch carries that many catalogue items
     drawn uniformly from ``sample_rows`` under ``alignment_<name>``, for the
     cross-modal alignment loss; with ``alignment_negatives`` they are uniform
-    negatives too (``alignment_sampling_probability``, and the targets'
-    probabilities count them as the sampled negatives are counted). ``profiles`` (:func:`user_profiles` of ``user_ids``)
-    adds each example's user profile.
+    negatives too (``alignment_sampling_probability``, and every candidate's
+    probability counts them as it counts the sampled negatives).
+    ``profiles`` (:func:`user_profiles` of ``user_ids``) adds each example's user profile.
 
     Raises:
         KeyError: a target item is missing from the catalogue (features and splits disagree).

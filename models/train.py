@@ -211,7 +211,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     train_data = datasets.retrieval_dataset(
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
         config.train.sampled_negatives, catalogue_features,
-        alignment_items=config.train.alignment_items if model.weighted_pairs or model.alignment_negatives else 0,
+        alignment_items=config.train.alignment_items if model.reads_alignment_items else 0,
         # Cold items stay out of sampled negatives and alignment: training must not see them,
         # so cold recall and their cross-modal retrieval measure generalisation, not memory.
         sample_rows=np.flatnonzero(data.train_counts > 0),

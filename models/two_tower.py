@@ -97,6 +97,11 @@ class BraidModel(tfrs.Model):
         # sum and concat weigh the present modalities equally, so the term is zero for them.
         self.balance_weight = train.fusion_balance_weight if model.fusion == "attention" else 0.0
 
+    @property
+    def reads_alignment_items(self) -> bool:
+        """Whether a loss reads the batches' alignment items: the alignment loss, or ``train.alignment_negatives``."""
+        return bool(self.weighted_pairs) or self.alignment_negatives
+
     @staticmethod
     def prefixed(batch: dict, prefix: str) -> dict:
         """The features stored under ``prefix``, with the prefix removed."""
@@ -124,7 +129,7 @@ class BraidModel(tfrs.Model):
             windows = inputs[QUERY_POSITION] // tf.cast(tf.shape(per_position)[1], tf.int64)
         else:
             users = self.user_tower(inputs, training=training)
-        aligned = self.prefixed(inputs, ALIGNMENT_PREFIX) if self.weighted_pairs or self.alignment_negatives else {}
+        aligned = self.prefixed(inputs, ALIGNMENT_PREFIX) if self.reads_alignment_items else {}
         if aligned:
             # One item-tower pass over the targets and the alignment items: half the ops of two.
             count = tf.shape(targets[contract.ITEM_ID])[0]
