@@ -5,7 +5,9 @@ Coverage comes with the ranking metrics (``ranking.evaluate_ranking``).
 Alignment is measured between the encoders' outputs (before fusion), which
 is where the alignment loss acts: a text and an image of the same item should
 be closer than those of two random items, and a text should retrieve its own
-item's image among all items that have both.
+item's image among all items that have both. Text search is measured as
+serving's ``search_text`` answers: an item's text, alone, against every item's
+fused embedding.
 """
 
 from __future__ import annotations
@@ -89,6 +91,40 @@ def alignment_report(model: BraidModel, catalogue: readers.Catalogue, unseen: np
         if len(queries):
             recall = cross_modal_recall(embs[both, text], embs[both, image], rows=queries)
             report["unseen_text_to_image"] = {**recall, "items": int(len(queries)), "keys": int(both.sum())}
+    return report
+
+
+def text_search_report(model: BraidModel, catalogue: readers.Catalogue, item_embeddings: np.ndarray,
+                       unseen: np.ndarray | None = None, batch_size: int = 1024) -> dict:
+    """Recall@1 and @10 of each item's own text, as a query alone, among every item's fused embedding.
+
+    It is what the export's ``search_text`` signature serves (the same text-only
+    features through the item tower, ranked by cosine, no popularity offsets).
+
+    Args:
+        model: the trained model.
+        catalogue: every item.
+        item_embeddings: float32 [items, dim], the catalogue's fused embeddings
+            (``evaluate.item_embeddings(...).embeddings``).
+        unseen: bool [items], the items training never showed (cold items),
+            also scored on their own.
+
+    Returns:
+        ``{"recall@1", "recall@10", "items"}`` over the items with text, and under
+        ``"unseen"`` the same over the unseen ones; ``{}`` when no item has text.
+    """
+    texts = np.asarray(catalogue.features[contract.TEXT])
+    rows = np.flatnonzero(np.asarray(catalogue.features[contract.HAS_TEXT]) > 0)
+    if not len(rows):
+        return {}
+    queries = np.zeros_like(item_embeddings)
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        queries[chunk] = model.item_tower.encode_text(tf.constant(texts[chunk])).numpy()
+    report = {**cross_modal_recall(queries, item_embeddings, rows=rows), "items": int(len(rows))}
+    cold = rows[unseen[rows]] if unseen is not None else rows[:0]
+    if len(cold):
+        report["unseen"] = {**cross_modal_recall(queries, item_embeddings, rows=cold), "items": int(len(cold))}
     return report
 
 

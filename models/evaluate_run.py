@@ -29,6 +29,8 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
     metrics["attention"] = diagnostics.attention_report(items.weights, trained.model.item_tower.modalities, data.catalogue)
     metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue, unseen=data.cold_mask)
+    metrics["alignment"]["text_search"] = diagnostics.text_search_report(
+        trained.model, data.catalogue, items.embeddings, unseen=data.cold_mask, batch_size=batch_size)
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
     metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
     metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items)

@@ -1,5 +1,7 @@
 """Every signature of the tiny export, the op list, the warm-up file, models.config, the partitioned index."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -212,3 +214,16 @@ def test_indexes_score_items_without_an_id_with_the_cold_query(make_index, cold_
     if isinstance(index, PartitionedIndex):
         # Rows without an id are scanned for every query (all of them clustered when none has one).
         assert index.scanned == (0 if cold_share == 1.0 else int((~has_id).sum()))
+
+
+def test_text_search_metric_is_what_search_text_serves(servable, tiny_run):
+    """metrics.json's alignment.text_search Recall@10 equals the share of items the signature finds by their text."""
+    catalogue = readers.load_catalogue(tiny_run["features"])
+    metrics = json.loads(tiny_run["metrics"].read_text())["alignment"]["text_search"]
+    rows = np.flatnonzero(np.asarray(catalogue.features[contract.HAS_TEXT]) > 0)
+    texts = np.asarray(catalogue.features[contract.TEXT])[rows]
+    out = servable.signatures["search_text"](query=tf.constant(texts))["item_ids"].numpy().astype(str)
+    served = np.mean([catalogue.item_ids[r] in set(out[i]) for i, r in enumerate(rows)])
+    assert metrics["items"] == len(rows) > 20
+    assert metrics["recall@10"] == pytest.approx(served, abs=1.5 / len(rows))
+    assert metrics["recall@1"] <= metrics["recall@10"]
