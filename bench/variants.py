@@ -12,7 +12,7 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
-# The default before session 29 (2026-12-02): 256 alignment items, not negatives. Every row measured
+# The default before session 30 (2026-12-03): 256 alignment items, not negatives. Every row measured
 # before keeps these overrides, so that it still reproduces.
 _ALIGNMENT_ONLY: dict[str, object] = {"train.alignment_negatives": False, "train.alignment_items": 256}
 # The default before session 24 (2026-12-02): items without a trained id scored with the user tower's
@@ -31,7 +31,7 @@ _NO_AUGMENT_PATIENCE4: dict[str, object] = {
     **_RECALL10_512, "model.text_token_dropout": 0.0, "model.image_noise": 0.0, "train.patience": 4}
 
 # The ablations of the default: fusion, the alignment loss, each content modality, the cold prior,
-# the taste profile. Their rows made before session 29 were made without alignment negatives.
+# the taste profile.
 _ABLATIONS: dict[str, dict[str, object]] = {
     "sum": {"model.fusion": "sum"},
     "concat": {"model.fusion": "concat"},
@@ -41,14 +41,18 @@ _ABLATIONS: dict[str, dict[str, object]] = {
     # Without the content popularity prior of items without a trained id (models/content_prior.py).
     "no_cold_prior": {"model.cold_prior_weight": 0.0},
     # Items without a trained id scored with the user tower's vector alone (models/taste_profile.py).
-    "no_taste_profile": dict(_TOWER_QUERY),
+    "no_taste_profile": {"model.cold_profile_weight": 0.0},
 }
 
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
     **_ABLATIONS,
-    # The previous default (temperature 0.05, rate 0.001, 64-d) and its ablations (<name>_dim64).
+    # The default before session 30 (in-batch negatives only, 256 alignment items) and its ablations
+    # (<name>_inbatch); their rows were named attention, sum, ... until then.
+    "inbatch": dict(_ALIGNMENT_ONLY),
+    **{f"{name}_inbatch": {**_ALIGNMENT_ONLY, **overrides} for name, overrides in _ABLATIONS.items()},
+    # The default before session 23 (temperature 0.05, rate 0.001, 64-d) and its ablations (<name>_dim64).
     "dim64": dict(_DIM64),
     **{f"{name}_dim64": {**_DIM64, **overrides} for name, overrides in _ABLATIONS.items() if name != "no_taste_profile"},
     # Options measured on that default.
@@ -101,7 +105,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "batch1024": {**_ALIGNMENT_ONLY, "train.batch_size": 1024},
     # Mixed negative sampling: 512 warm items drawn uniformly per batch beside the in-batch negatives.
     "negatives512": {**_ALIGNMENT_ONLY, "train.sampled_negatives": 512},
-    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512.
+    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512 (the default since
+    # session 30, so its rows equal attention's to every digit).
     "alignment_negatives": {"train.alignment_negatives": True, "train.alignment_items": 256},
     "alignment_negatives512": {"train.alignment_negatives": True, "train.alignment_items": 512},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.

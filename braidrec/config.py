@@ -164,18 +164,17 @@ class TrainConfig:
     fusion_balance_weight: float = 0.0
     # Items drawn uniformly from the catalogue per batch for the alignment loss (0: the batch's
     # targets, which popularity skews); cross-modal retrieval is judged over every item alike.
-    # 256 (the default since 2026-12-01; 512 before) halves the alignment's share of a step: an ml-100k
-    # epoch about 1.4x faster (6.3-7.5 vs 8.7-10.2 s), which pays for the later epochs recall@50 picks.
-    # With recall@10 selection it changed little (3 seeds: 0.207 / 0.108 / 0.234 against 0.199 / 0.106 /
-    # 0.238, bench row alignment256); synthetic text-to-image Recall@10 is 0.884 with it, 0.918 with 512.
-    alignment_items: int = 256
+    # 512 (256 from 2026-12-01 to 12-03, 512 before): with alignment_negatives they are also the
+    # softmax's uniform negatives, where 512 read better than 256 on ml-100k (3 seeds, warm R@10
+    # 0.224 vs 0.220, cold 0.269 vs 0.260; bench rows alignment_negatives512, alignment_negatives).
+    alignment_items: int = 512
     # Whether those items are also the in-batch softmax's negatives (uniform over warm items, logQ counting
     # them; with model.scoring=dot, of the content loss): mixed negative sampling without another item-tower
-    # pass. With 512 items, ml-100k warm Recall@10 / NDCG@10 read 0.224 / 0.120, cold 0.269, against the
-    # default's 0.217 / 0.117 / 0.269; 256 items as negatives gave 0.220 / 0.118 / 0.260 (bench rows
-    # alignment_negatives512, attention, alignment_negatives; session 29). Off until a clean rerun of
-    # --train.alignment_negatives true --train.alignment_items 512 as the default (timing alone, make test).
-    alignment_negatives: bool = False
+    # pass. The default since 2026-12-03: ml-100k warm Recall@10 / NDCG@10 0.224 / 0.120, cold 0.269, against
+    # 0.217 / 0.117 / 0.269 with in-batch negatives only and 256 alignment items (bench rows attention and
+    # inbatch; over 5 seeds 0.224 / 0.121 against 0.218 / 0.119), and synthetic text-to-image Recall@10 0.889
+    # against 0.827 (README, Losses).
+    alignment_negatives: bool = True
     # The validation metric that picks the best epoch and drives early stopping: recall@K or ndcg@K.
     # Validation holds one item per user, so Recall@10 over ~1000 users rests on ~200 hits and peaks on
     # lucky early epochs while test Recall@10 still rises. On ml-100k recall@50 picked later, better

@@ -84,7 +84,7 @@ class BraidModel(tfrs.Model):
         self.alignment_negatives = train.alignment_negatives
         if self.alignment_negatives and train.alignment_items < 1:
             raise ValueError(f"train.alignment_negatives needs items to draw, but train.alignment_items is "
-                             f"{train.alignment_items}: pass --train.alignment_items 256, or --train.alignment_negatives false")
+                             f"{train.alignment_items}: pass --train.alignment_items 512, or --train.alignment_negatives false")
         self.temperature = train.temperature
         if train.content_loss_weight < 0:
             raise ValueError(f"train.content_loss_weight {train.content_loss_weight} must be >= 0 (0 turns it off)")

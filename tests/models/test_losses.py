@@ -128,7 +128,7 @@ def test_alignment_items_as_negatives_join_the_retrieval_candidates(tiny_run):
 
 def test_alignment_negatives_without_alignment_items_are_refused(tiny_run):
     vocab = contract.Vocabularies.load(tiny_run["features"])
-    with pytest.raises(ValueError, match="--train.alignment_items 256"):
+    with pytest.raises(ValueError, match="--train.alignment_items 512"):
         BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6),
                    TrainConfig(alignment_negatives=True, alignment_items=0))
 
