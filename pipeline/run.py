@@ -143,6 +143,11 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         unseen = metrics["alignment"].get("unseen_text_to_image")
         if unseen:
             lines.append(f"  of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)")
+    search = metrics.get("alignment", {}).get("text_search")
+    if search:
+        cold = f" (cold items {search['unseen']['recall@10']:.3f})" if "unseen" in search else ""
+        lines.append(f"text search (search_text): an item's own text finds it in the top 10 for {search['recall@10']:.3f} "
+                     f"of {search['items']} items{cold}")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
     lines += [line for line in (prior_line(paths.model), profile_line(paths.model)) if line]
     mixed = metrics.get("mixed")

@@ -12,6 +12,8 @@ def test_summary_reports_metrics_alignment_and_recommendations(tiny_run):
     assert f"{metrics['braidrec']['warm']['recall@10']:.4f}" in text
     unseen = metrics["alignment"]["unseen_text_to_image"]
     assert f"of which cold items, never aligned in training: {unseen['recall@10']:.3f} ({unseen['items']} queries)" in text
+    search = metrics["alignment"]["text_search"]
+    assert f"finds it in the top 10 for {search['recall@10']:.3f} of {search['items']} items" in text
     assert "top-3 recommendations" in text
     prior = json.loads((tiny_run["model"] / "history.json").read_text())["cold_prior"]
     assert f"by {prior['heldout_gain']:.3f} nats per interaction" in text
