@@ -11,6 +11,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from braidrec.config import ExportConfig
 from braidrec.features import contract, readers
+from braidrec.models.evaluate import EvalData
 from braidrec.serving.export import build_module, save_module
 from braidrec.serving.index import BruteForceIndex
 from braidrec.serving.model_config import CONFIG_FILE, parse_model_config
@@ -227,3 +228,7 @@ def test_text_search_metric_is_what_search_text_serves(servable, tiny_run):
     assert metrics["items"] == len(rows) > 20
     assert metrics["recall@10"] == pytest.approx(served, abs=1.5 / len(rows))
     assert metrics["recall@1"] <= metrics["recall@10"]
+    cold = EvalData.load(tiny_run["features"]).cold_mask[rows]
+    assert metrics["unseen"]["items"] == int(cold.sum()) > 0
+    served_cold = np.mean([catalogue.item_ids[r] in set(out[i]) for i, r in enumerate(rows) if cold[i]])
+    assert metrics["unseen"]["recall@10"] == pytest.approx(served_cold, abs=1.5 / cold.sum())
