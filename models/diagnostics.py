@@ -43,16 +43,25 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def cross_modal_recall(queries: np.ndarray, keys: np.ndarray, ks=(1, 10), rows: np.ndarray | None = None) -> dict[str, float]:
-    """Share of queries whose own row (same index) is among the top-k keys by cosine.
+def own_ranks(queries: np.ndarray, keys: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """0-based rank, by cosine among every key, of each query's own row (same index).
 
-    ``rows`` (indices into ``queries``) scores only those queries, still against every key.
+    ``rows`` (indices into ``queries``) ranks only those queries, still against every key.
     """
     rows = np.arange(len(queries)) if rows is None else rows
     scores = _normalise(queries[rows]) @ _normalise(keys).T
     own = scores[np.arange(len(rows)), rows]
-    rank = (scores > own[:, None]).sum(axis=1)
-    return {f"recall@{k}": float((rank < k).mean()) for k in ks}
+    return (scores > own[:, None]).sum(axis=1)
+
+
+def recall_at(ranks: np.ndarray, ks=(1, 10)) -> dict[str, float]:
+    """Share of the ``ranks`` below each k."""
+    return {f"recall@{k}": float((ranks < k).mean()) for k in ks}
+
+
+def cross_modal_recall(queries: np.ndarray, keys: np.ndarray, ks=(1, 10), rows: np.ndarray | None = None) -> dict[str, float]:
+    """Share of queries whose own row (same index) is among the top-k keys by cosine (see :func:`own_ranks`)."""
+    return recall_at(own_ranks(queries, keys, rows), ks)
 
 
 def alignment_report(model: BraidModel, catalogue: readers.Catalogue, unseen: np.ndarray | None = None) -> dict:
@@ -85,12 +94,12 @@ def alignment_report(model: BraidModel, catalogue: readers.Catalogue, unseen: np
     text, image = names.index("text"), names.index("image")
     both = mask[:, text] & mask[:, image]
     if both.sum() >= 2:
-        report["text_to_image"] = {**cross_modal_recall(embs[both, text], embs[both, image]), "items": int(both.sum())}
+        ranks = own_ranks(embs[both, text], embs[both, image])
+        report["text_to_image"] = {**recall_at(ranks), "items": int(both.sum())}
         report["image_to_text"] = {**cross_modal_recall(embs[both, image], embs[both, text]), "items": int(both.sum())}
-        queries = np.flatnonzero(unseen[both]) if unseen is not None else np.zeros(0, np.int64)
-        if len(queries):
-            recall = cross_modal_recall(embs[both, text], embs[both, image], rows=queries)
-            report["unseen_text_to_image"] = {**recall, "items": int(len(queries)), "keys": int(both.sum())}
+        queries = unseen[both] if unseen is not None else np.zeros(int(both.sum()), bool)
+        if queries.any():
+            report["unseen_text_to_image"] = {**recall_at(ranks[queries]), "items": int(queries.sum()), "keys": int(both.sum())}
     return report
 
 
@@ -121,10 +130,11 @@ def text_search_report(model: BraidModel, catalogue: readers.Catalogue, item_emb
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
         queries[chunk] = model.item_tower.encode_text(tf.constant(texts[chunk])).numpy()
-    report = {**cross_modal_recall(queries, item_embeddings, rows=rows), "items": int(len(rows))}
-    cold = rows[unseen[rows]] if unseen is not None else rows[:0]
-    if len(cold):
-        report["unseen"] = {**cross_modal_recall(queries, item_embeddings, rows=cold), "items": int(len(cold))}
+    ranks = own_ranks(queries, item_embeddings, rows=rows)
+    report = {**recall_at(ranks), "items": int(len(rows))}
+    cold = unseen[rows] if unseen is not None else np.zeros(len(rows), bool)
+    if cold.any():
+        report["unseen"] = {**recall_at(ranks[cold]), "items": int(cold.sum())}
     return report
 
 
