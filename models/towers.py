@@ -194,6 +194,9 @@ class ItemTower(keras.layers.Layer):
         prior = tf.zeros(tf.shape(fuse_present), tf.float32) if groups is None else self.content_prior(groups, fuse_present)
         if not training:
             prior += tf.where(fuse_present, 0.0, self.cold_shift)
+        # Keras marks a layer built only in __call__, and this is the tower's entry point: unbuilt,
+        # tf.saved_model.save logs that it skips the tower ("not built") on every export.
+        self.built = True
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior,
                 "has_id": fuse_present, **extra}
 

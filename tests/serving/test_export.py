@@ -63,6 +63,8 @@ def dot_model(tiny_run, tmp_path_factory):
 def test_save_load_compare(tiny_run, tmp_path, servable, model, request):
     # The dot model is trained only when its case runs.
     module = build_module(tiny_run["model"] if model == "tiny" else request.getfixturevalue("dot_model"), k=10)
+    # Else tf.saved_model.save logs "Skipping full serialization of TF-Keras layer ItemTower".
+    assert module.item_tower.built
     users = tf.constant(_known_users(servable) + ["someone-new"])
     before = module.serve(users)
     version = save_module(module, tmp_path, "copy")
