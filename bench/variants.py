@@ -109,6 +109,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     # session 30, so its rows equal attention's to every digit).
     "alignment_negatives": {"train.alignment_negatives": True, "train.alignment_items": 256},
     "alignment_negatives512": {"train.alignment_negatives": True, "train.alignment_items": 512},
+    # Items without a trained id fused at attention temperature 2 at inference (model.cold_fusion_temperature):
+    # closer to an even mix of their content modalities than training's weights.
+    "cold_fusion_temperature2": {"model.cold_fusion_temperature": 2.0},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

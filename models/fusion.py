@@ -27,6 +27,8 @@ class ModalityFusion(keras.layers.Layer):
     Call args:
         embeddings: float [batch, M, dim].
         mask: bool [batch, M]; True where the modality is present.
+        temperature: optional float [batch]; ``attention`` divides each row's logits by it
+            (1: the learned weights; larger: closer to an even mix of the present modalities).
 
     Returns:
         (fused [batch, dim], weights [batch, M]); weights of present modalities
@@ -59,12 +61,14 @@ class ModalityFusion(keras.layers.Layer):
         # A row with nothing present would otherwise get uniform weights over absent inputs.
         return weights * tf.cast(mask, weights.dtype)
 
-    def call(self, embeddings, mask):
+    def call(self, embeddings, mask, temperature=None):
         mask = tf.cast(mask, tf.bool)
         present = tf.cast(mask, embeddings.dtype)
         if self.mode == "attention":
             keyed = embeddings + self.modality_keys
             logits = tf.squeeze(self.score_out(self.score_hidden(keyed)), -1)
+            if temperature is not None:
+                logits /= tf.cast(temperature, logits.dtype)[:, None]
             weights = self._present_weights(logits, mask)
             return self._weighted_sum(weights, embeddings), weights
         weights = present / tf.maximum(tf.reduce_sum(present, axis=-1, keepdims=True), 1.0)

@@ -113,6 +113,10 @@ class ItemTower(keras.layers.Layer):
         # The prior reads the same modalities as the fusion: an ablated one says nothing there either.
         self.prior_reads = {m: m not in config.disabled_modalities for m in ("text", "categorical", "numeric")}
         self.dot = config.scoring == "dot"
+        if config.cold_fusion_temperature <= 0:
+            raise ValueError(f"model.cold_fusion_temperature {config.cold_fusion_temperature} must be > 0 "
+                             "(1: cold items fused with the weights as trained)")
+        self.cold_fusion_temperature = config.cold_fusion_temperature
         self.fusion = ModalityFusion(config.fusion, name="fusion")
         self.output_projection = keras.layers.Dense(dim, name="output")
 
@@ -180,10 +184,14 @@ class ItemTower(keras.layers.Layer):
         if fused_rows is not None:
             fuse_stacked, fuse_mask, fuse_present = split_rows(stacked, fused_rows)[0], mask[:fused_rows], id_present[:fused_rows]
         extra = {}
+        # Items fused without their id, at inference only (model.cold_fusion_temperature).
+        temperature = None
+        if not training and self.cold_fusion_temperature != 1.0:
+            temperature = tf.where(fuse_mask[:, 0], 1.0, self.cold_fusion_temperature)
         if self.dot:
-            embedding, weights, extra["content"] = self._dot_embedding(fuse_stacked, fuse_mask)
+            embedding, weights, extra["content"] = self._dot_embedding(fuse_stacked, fuse_mask, temperature)
         else:
-            fused, weights = self.fusion(fuse_stacked, fuse_mask)
+            fused, weights = self.fusion(fuse_stacked, fuse_mask, temperature=temperature)
             embedding = tf.math.l2_normalize(self.output_projection(fused), axis=-1)
         # The prior is fitted after training and is no part of the loss: training skips it.
         groups = None
@@ -200,7 +208,7 @@ class ItemTower(keras.layers.Layer):
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior,
                 "has_id": fuse_present, **extra}
 
-    def _dot_embedding(self, stacked: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def _dot_embedding(self, stacked: tf.Tensor, mask: tf.Tensor, temperature: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """``model.scoring=dot``: (embedding, weights, content embedding) of each item.
 
         An item whose id is used (trained, enabled, not dropped) is its id row,
@@ -211,7 +219,7 @@ class ItemTower(keras.layers.Layer):
         """
         id_used = mask[:, :1]
         content_mask = tf.concat([tf.zeros_like(id_used), mask[:, 1:]], axis=1)
-        fused, content_weights = self.fusion(stacked, content_mask)
+        fused, content_weights = self.fusion(stacked, content_mask, temperature=temperature)
         content = self.output_projection(fused)
         embedding = tf.where(id_used, stacked[:, 0], content)
         only_id = tf.one_hot(tf.zeros(tf.shape(mask)[:1], tf.int32), tf.shape(mask)[1], dtype=content_weights.dtype)

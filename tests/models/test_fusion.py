@@ -44,6 +44,24 @@ def test_serialisation_round_trip(mode, tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", FUSION_MODES)
+def test_temperature_tempers_each_rows_attention_and_nothing_else(mode):
+    layer = ModalityFusion(mode)
+    _, plain = layer(EMB, MASK)
+    temperature = tf.constant([1.0, 2.0, 1e6, 3.0])
+    _, tempered = layer(EMB, MASK, temperature=temperature)
+    plain, tempered = plain.numpy(), tempered.numpy()
+    if mode != "attention":
+        np.testing.assert_array_equal(tempered, plain)
+        return
+    # softmax(logits / T) over the present modalities is the learned weights to the power 1/T, renormalised.
+    expected = np.where(MASK.numpy(), plain, 0.0) ** (1.0 / temperature.numpy()[:, None])
+    expected /= np.maximum(expected.sum(axis=1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(tempered, expected, atol=1e-5)
+    np.testing.assert_allclose(tempered[2], [0.0, 0.0, 1.0], atol=1e-6)  # one modality: nothing to temper
+    assert np.abs(tempered[1] - [0.5, 0.0, 0.5]).max() < np.abs(plain[1] - [0.5, 0.0, 0.5]).max()
+
+
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="model.fusion"):
         ModalityFusion("median")

@@ -50,6 +50,29 @@ def test_text_query_embeds_into_item_space(tiny_run):
     np.testing.assert_allclose(np.linalg.norm(query.numpy()[0]), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_cold_fusion_temperature_tempers_items_without_an_id_at_inference_only(tiny_run, catalogue, training):
+    model = _model(tiny_run, cold_fusion_temperature=3.0)
+    features = {k: tf.constant(v) for k, v in catalogue.features.items()}
+
+    def encode(temperature):
+        model.item_tower.cold_fusion_temperature = temperature
+        tf.keras.utils.set_random_seed(0)  # the same id dropout and augmentation in training
+        out = model.item_tower.encode_all(features, training=training)
+        return out["weights"].numpy(), out["mask"].numpy()
+
+    plain, mask = encode(1.0)
+    tempered, _ = encode(3.0)
+    without_id = ~mask[:, 0]
+    assert without_id.any() and not without_id.all()
+    np.testing.assert_array_equal(tempered[~without_id], plain[~without_id])
+    if training:
+        np.testing.assert_array_equal(tempered, plain)
+        return
+    expected = plain[without_id] ** (1.0 / 3.0)
+    np.testing.assert_allclose(tempered[without_id], expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
+
+
 @pytest.mark.parametrize("id_dropout, augmented", [(1e-9, False), (0.999999, True)])
 def test_content_is_augmented_only_where_the_id_is_dropped(tiny_run, catalogue, id_dropout, augmented):
     tf.keras.utils.set_random_seed(0)
@@ -180,6 +203,7 @@ def test_dot_head_user_is_the_layer_normed_last_state_whatever_the_user_id(tiny_
     ({"scoring": "l2"}, "model.scoring 'l2'"),
     ({"history_norm": "mid"}, "model.history_norm 'mid'"),
     ({"scoring": "dot", "user_features": True}, "--model.user_features false, or --model.scoring cosine"),
+    ({"cold_fusion_temperature": 0.0}, "model.cold_fusion_temperature 0.0 must be > 0"),
 ])
 def test_bad_head_settings_are_refused(tiny_run, changes, message):
     with pytest.raises(ValueError, match=message):
