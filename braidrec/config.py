@@ -121,7 +121,7 @@ class ModelConfig:
     # Attention fusion of items without a trained id, at inference: the fusion's logits are divided by this
     # temperature (1: the weights as trained; larger: closer to an even mix of the item's content modalities).
     # Training always fuses at 1. At 2 cold Recall@10 rose on two ml-100k splits of three and on the synthetic
-    # catalogue, fell on the third, and text search stopped finding new items by their own text (0.74 -> 0.23
+    # catalogue, fell on the third, and text search stopped finding new items by their own text (0.71 -> 0.22
     # Recall@10 on ml-100k): an option, not the default (README, "Cold items: the fusion temperature").
     cold_fusion_temperature: float = 1.0
     # "catalogue": after training, one constant is added to the score of every item without a trained id so
