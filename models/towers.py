@@ -51,7 +51,8 @@ class ItemTower(keras.layers.Layer):
     that keep their id train on clean content. Modalities named in
     ``model.disabled_modalities`` are always masked (ablations). With
     ``model.cold_prior_weight > 0`` a :class:`ContentPrior` scores how popular an
-    item without a trained id will be (``prior`` in :meth:`encode_all`).
+    item without a trained id will be (``prior`` in :meth:`encode_all`). At inference,
+    ``model.cold_fusion_temperature`` above 1 softens the attention fusion of such items.
 
     Args:
         vocab: the extraction job's vocabularies.
