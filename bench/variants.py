@@ -112,6 +112,11 @@ VARIANTS: dict[str, dict[str, object]] = {
     # Items without a trained id fused at attention temperature 2 at inference (model.cold_fusion_temperature):
     # closer to an even mix of their content modalities than training's weights.
     "cold_fusion_temperature2": {"model.cold_fusion_temperature": 2.0},
+    # The image descriptor standardised per feature with the training items' statistics
+    # (model.image_normalization catalogue) instead of per item.
+    "image_catalogue": {"model.image_normalization": "catalogue"},
+    # The same over the descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
+    "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "extract.image_encoder": "descriptor_quantiles"},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

@@ -17,6 +17,7 @@ from braidrec.features import contract, text_normalization
 from braidrec.models.pooling import MaskedAttentionPooling
 
 TEXT_MAX_TOKENS = 64
+IMAGE_NORMALIZATIONS = ("item", "catalogue")
 
 
 class IdEncoder(keras.layers.Layer):
@@ -86,7 +87,10 @@ class ImageEncoder(keras.layers.Layer):
     """Image features -> embedding: an MLP over the descriptor, or a small CNN over the thumbnail.
 
     The descriptor's parts live on different scales (histogram shares, mean
-    colours), so it is standardised per item before the MLP.
+    colours), so it is standardised before the MLP: per item (``item``: over the
+    item's own values) or per feature (``catalogue``: with the means and spreads
+    of the training items' descriptors, which :meth:`set_statistics` stores as
+    weights before training, so they are saved with the model).
 
     Args:
         kind: ``descriptor`` (the image vector from extraction) or ``cnn`` (the thumbnail).
@@ -94,6 +98,9 @@ class ImageEncoder(keras.layers.Layer):
         thumbnail_size: the thumbnail's side in pixels (``cnn``).
         noise: in training, Gaussian noise of this many times each image's own standard
             deviation on its input (``model.image_noise``): the descriptor, or the pixels.
+            With ``catalogue`` standardisation, of this size on the standardised descriptor.
+        normalization: ``item`` or ``catalogue`` (``model.image_normalization``; descriptor only).
+        input_dim: the descriptor's length (``catalogue``).
 
     Call args:
         features: ``image`` (descriptor) or ``thumbnail`` (cnn), and ``has_image``.
@@ -101,23 +108,29 @@ class ImageEncoder(keras.layers.Layer):
         rows: bool [batch], the rows to augment (default: all).
 
     Raises:
-        ValueError: an unknown ``kind`` or a negative ``noise``.
+        ValueError: an unknown ``kind`` or ``normalization``, or a negative ``noise``.
     """
 
-    def __init__(self, kind: str, dim: int, thumbnail_size: int, noise: float = 0.0, **kwargs):
+    def __init__(self, kind: str, dim: int, thumbnail_size: int, noise: float = 0.0,
+                 normalization: str = "item", input_dim: int = contract.IMAGE_DESCRIPTOR_DIM, **kwargs):
         super().__init__(**kwargs)
         if kind not in ("descriptor", "cnn"):
             raise ValueError(f"model.image_encoder '{kind}' is not 'descriptor' or 'cnn'")
         if noise < 0:
             raise ValueError(f"model.image_noise is {noise}; it must be >= 0 (0: no noise)")
+        if normalization not in IMAGE_NORMALIZATIONS:
+            raise ValueError(f"model.image_normalization '{normalization}' is not one of {IMAGE_NORMALIZATIONS}")
         self.kind = kind
         self.thumbnail_size = thumbnail_size
         self.noise = noise
+        self.per_feature = kind == "descriptor" and normalization == "catalogue"
+        if self.per_feature:
+            self.feature_mean = self.add_weight("feature_mean", [input_dim], initializer="zeros", trainable=False)
+            self.feature_std = self.add_weight("feature_std", [input_dim], initializer="ones", trainable=False)
         if kind == "descriptor":
+            layers = [] if self.per_feature else [keras.layers.LayerNormalization()]
             self.net = keras.Sequential(
-                [keras.layers.LayerNormalization(), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(dim)],
-                name="descriptor_mlp",
-            )
+                layers + [keras.layers.Dense(128, activation="relu"), keras.layers.Dense(dim)], name="descriptor_mlp")
         else:
             self.net = keras.Sequential(
                 [
@@ -132,7 +145,9 @@ class ImageEncoder(keras.layers.Layer):
 
     def call(self, features, training=False, rows=None):
         present = features[contract.HAS_IMAGE] > 0
-        if self.kind == "descriptor":
+        if self.per_feature:
+            inputs = (features[contract.IMAGE] - self.feature_mean) / self.feature_std
+        elif self.kind == "descriptor":
             inputs = features[contract.IMAGE]
         else:
             size = self.thumbnail_size
@@ -142,12 +157,31 @@ class ImageEncoder(keras.layers.Layer):
             inputs = self._add_noise(inputs, rows)
         return self.net(inputs), present
 
+    def set_statistics(self, images: np.ndarray) -> None:
+        """Stores the descriptor's per-feature mean and spread (``catalogue`` standardisation only).
+
+        Args:
+            images: float [items, input_dim], the training items' descriptors (items with an image).
+
+        Raises:
+            ValueError: no image to take them from.
+        """
+        if not self.per_feature:
+            return
+        if len(images) == 0:
+            raise ValueError("model.image_normalization=catalogue needs training items with an image; "
+                             "this catalogue has none (use --model.image_normalization item)")
+        # A feature constant over the catalogue (an empty histogram bin) keeps spread 1: it stays 0.
+        std = images.std(axis=0)
+        self.feature_mean.assign(images.mean(axis=0).astype(np.float32))
+        self.feature_std.assign(np.where(std > 1e-6, std, 1.0).astype(np.float32))
+
     def _add_noise(self, inputs, rows):
         # Scaled by each image's own spread: after the descriptor's per-item standardisation the
         # noise has size ``noise``, so the MLP cannot key on one item's exact values (memorise it)
         # instead of what its picture shows.
         axes = list(range(1, inputs.shape.rank))
-        spread = tf.math.reduce_std(inputs, axis=axes, keepdims=True)
+        spread = 1.0 if self.per_feature else tf.math.reduce_std(inputs, axis=axes, keepdims=True)
         noise = self.noise * spread * tf.random.normal(tf.shape(inputs))
         if rows is not None:
             noise *= tf.reshape(tf.cast(rows, noise.dtype), [-1] + [1] * len(axes))

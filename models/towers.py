@@ -84,7 +84,8 @@ class ItemTower(keras.layers.Layer):
         self.num_numeric = len(vocab.numeric_names)
         self.id_encoder = encoders.IdEncoder(vocab.items, dim, name="id")
         self.text_encoder = encoders.TextEncoder(vocab.text, config.text_embedding_dim, dim, config.text_token_dropout, name="text")
-        self.image_encoder = encoders.ImageEncoder(config.image_encoder, dim, extract.image_size, config.image_noise, name="image")
+        self.image_encoder = encoders.ImageEncoder(config.image_encoder, dim, extract.image_size, config.image_noise,
+                                                   config.image_normalization, self.image_dim, name="image")
         self.modalities = ["id", "text", "image"]
         self.pretrained_text_encoder = self.categorical_encoder = self.numeric_encoder = None
         if self.text_embedding_dim:

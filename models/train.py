@@ -208,6 +208,9 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     if len(targets) == 0:
         raise ValueError(f"{features_dir}: the train split is empty; the dataset needs interactions of warm items")
     catalogue_features = model.item_tower.pretokenize(data.catalogue.features)
+    # Training items only, as everything training reads: cold items stay unseen.
+    with_image = (np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0) & (data.train_counts > 0)
+    model.item_tower.image_encoder.set_statistics(np.asarray(data.catalogue.features[contract.IMAGE])[with_image])
     train_data = datasets.retrieval_dataset(
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
         config.train.sampled_negatives, catalogue_features,

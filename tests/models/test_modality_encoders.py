@@ -1,4 +1,5 @@
-"""Modality encoders: training-time augmentation acts in training only, on the rows asked for."""
+"""Modality encoders: training-time augmentation acts in training only, on the rows asked for;
+the image descriptor's standardisation."""
 
 import numpy as np
 import pytest
@@ -25,13 +26,21 @@ def _descriptor(rate: float):
     return layer, {contract.IMAGE: tf.constant(vectors), contract.HAS_IMAGE: tf.ones([ROWS], tf.int64)}
 
 
+def _descriptor_catalogue(rate: float):
+    layer, inputs = _descriptor(rate)
+    layer = encoders.ImageEncoder("descriptor", dim=4, thumbnail_size=SIZE, noise=rate, normalization="catalogue")
+    layer.set_statistics(inputs[contract.IMAGE].numpy())
+    return layer, inputs
+
+
 def _cnn(rate: float):
     layer = encoders.ImageEncoder("cnn", dim=4, thumbnail_size=SIZE, noise=rate)
     pixels = np.random.default_rng(0).integers(0, 256, (SIZE * SIZE * 3,), dtype=np.uint8).tobytes()
     return layer, {contract.THUMBNAIL: tf.constant([pixels] * ROWS), contract.HAS_IMAGE: tf.ones([ROWS], tf.int64)}
 
 
-ENCODERS = pytest.mark.parametrize("make", [_text, _descriptor, _cnn], ids=["text", "descriptor", "cnn"])
+ENCODERS = pytest.mark.parametrize("make", [_text, _descriptor, _descriptor_catalogue, _cnn],
+                                   ids=["text", "descriptor", "descriptor_catalogue", "cnn"])
 
 
 @ENCODERS
@@ -84,7 +93,34 @@ def test_text_dropout_keeps_each_token_at_the_rate():
 @pytest.mark.parametrize("make, message", [
     (lambda: encoders.TextEncoder(WORDS, 8, 4, token_dropout=1.0), "text_token_dropout"),
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, noise=-0.1), "image_noise"),
+    (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="batch"), "image_normalization"),
+    (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="catalogue").set_statistics(
+        np.zeros((0, contract.IMAGE_DESCRIPTOR_DIM), np.float32)), "needs training items with an image"),
 ])
 def test_bad_augmentation_settings_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def _outputs(layer, images: np.ndarray) -> np.ndarray:
+    features = {contract.IMAGE: tf.constant(images), contract.HAS_IMAGE: tf.ones([len(images)], tf.int64)}
+    return layer(features)[0].numpy()
+
+
+@pytest.mark.parametrize("normalization, invariant", [("catalogue", True), ("item", False)])
+def test_catalogue_standardisation_reads_each_feature_on_the_catalogues_scale(normalization, invariant):
+    """Rescaling and shifting one feature across the whole catalogue changes nothing after catalogue
+    standardisation (the stored means and spreads follow it), while per-item standardisation mixes
+    that feature's new scale into every item's."""
+    tf.keras.utils.set_random_seed(0)
+    images = np.random.default_rng(1).random((ROWS, contract.IMAGE_DESCRIPTOR_DIM)).astype(np.float32)
+    images[:, 5] = 0.0  # a feature constant over the catalogue (an empty histogram bin)
+    layer = encoders.ImageEncoder("descriptor", dim=4, thumbnail_size=SIZE, normalization=normalization)
+    layer.set_statistics(images)
+    before = _outputs(layer, images)
+    assert np.isfinite(before).all()
+    moved = images.copy()
+    moved[:, 7] = moved[:, 7] * 50.0 + 3.0
+    layer.set_statistics(moved)
+    after = _outputs(layer, moved)
+    assert np.allclose(before, after, atol=1e-4) == invariant

@@ -10,7 +10,9 @@ import tf_keras as keras
 from tensorflow.python.framework import config as tf_config
 
 from braidrec.config import RunConfig, TrainConfig
-from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON
+from braidrec.features import contract
+from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON, load_model_dir
+from braidrec.models.evaluate import EvalData
 from braidrec.models import train as train_module
 from braidrec.models.train import BestValidationEpoch, optimizer, selection_cutoff, train
 
@@ -46,6 +48,26 @@ def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train
     saved = json.loads((tmp_path / "model" / MODEL_JSON).read_text())
     assert saved["model"]["disabled_modalities"] == config.model.disabled_modalities
     assert (tmp_path / "model" / HISTORY_JSON).is_file()
+
+
+@pytest.mark.parametrize("normalization", ["catalogue", "item"])
+def test_image_statistics_come_from_the_training_items_and_are_saved(tiny_run, tmp_path, normalization):
+    config = RunConfig()
+    config.model.embedding_dim, config.model.image_normalization = 16, normalization
+    config.train.epochs, config.train.batch_size, config.train.verbose = 1, 128, 0
+    train(tiny_run["features"], tmp_path / "model", config)
+    encoder = load_model_dir(tmp_path / "model").model.item_tower.image_encoder
+    if normalization == "item":
+        assert not encoder.per_feature
+        return
+    data = EvalData.load(tiny_run["features"])
+    images = np.asarray(data.catalogue.features[contract.IMAGE])
+    warm = (np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0) & (data.train_counts > 0)
+    # Cold items' images are left out: the statistics of every item would differ.
+    assert not np.allclose(images[warm].mean(axis=0), images[np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0].mean(axis=0))
+    np.testing.assert_allclose(encoder.feature_mean.numpy(), images[warm].mean(axis=0), rtol=1e-5, atol=1e-6)
+    spread = images[warm].std(axis=0)
+    np.testing.assert_allclose(encoder.feature_std.numpy(), np.where(spread > 1e-6, spread, 1.0), rtol=1e-5, atol=1e-6)
 
 
 def test_sequence_examples_refuse_non_causal_history(tiny_run, tmp_path):
