@@ -108,20 +108,24 @@ def run_dataset(name: str, args, peers: list[str], variants: list[str], seeds: l
                             "seconds": round(seconds, 1), "info": {**scorer.info, **mixed}})
             _progress(name, scorer.name, seed, metrics, seconds)
             report.write_results(records, notes, Path(args.out), chart_png=False)
+        trained: list[Path] = []  # this seed's models trained here, which post-training variants refit
         for variant in variants:
             model_dir = Path(args.work) / name / "models" / f"{variant}-{seed}"
-            result = run_variant(variant_features[variant], model_dir, variant, seed, KS, args.op_threads)
+            result = run_variant(variant_features[variant], model_dir, variant, seed, KS, args.op_threads, trained)
             if "skipped" in result:
                 note = f"{name}: braidrec {variant} skipped: {result['skipped']}"
                 if note not in notes:
                     notes.append(note)
                 continue
             metrics = result["metrics"]
+            if result["refit_from"] is None:
+                trained.append(model_dir)
+            refit_from = {"refit_from": result["refit_from"].name} if result["refit_from"] else {}
             records.append({
                 "dataset": name, "method": f"braidrec {variant}", "kind": "braidrec", "seed": seed,
                 **metrics["braidrec"], "seconds": result["seconds"],
                 "info": {"best_epoch": result["history"].get("best_epoch"),
-                         "seconds_to_best_epoch": result["history"].get("seconds_to_best_epoch"),
+                         "seconds_to_best_epoch": result["history"].get("seconds_to_best_epoch"), **refit_from,
                          **{k: metrics[k] for k in ("alignment", "attention", "robustness", "coverage@10", "mixed") if k in metrics}},
             })
             _progress(name, f"braidrec {variant}", seed, metrics["braidrec"], result["seconds"])

@@ -7,6 +7,8 @@ A variant whose field does not exist in this checkout is reported as skipped.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -128,8 +130,40 @@ def extract_overrides(name: str) -> dict[str, object]:
     return {k.split(".", 1)[1]: v for k, v in VARIANTS[name].items() if k.startswith("extract.")}
 
 
-def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[int], op_threads: int | None = None) -> dict:
+def refit_base(config, features: Path, bases: list[Path]) -> Path | None:
+    """The first of ``bases`` (model directories) whose towers ``config`` would train again.
+
+    That is one trained on the same features with the same ``extract`` and ``train`` sections
+    (seed included; ``extract.max_history``, which training takes from the features, and
+    ``train.verbose`` aside) and a ``model`` section that differs at most in the post-training
+    fields (``models/refit.py``). None when there is none: the variant must train.
+    """
+    from braidrec.config import ModelConfig
+    from braidrec.config_loader import from_dict
+    from braidrec.models.checkpoint import MODEL_JSON
+    from braidrec.models.refit import towers_differ
+
+    def without(section: dict, *keys: str) -> dict:
+        return {k: v for k, v in section.items() if k not in keys}
+
+    extract = without(dataclasses.asdict(config.extract), "max_history")
+    train = without(dataclasses.asdict(config.train), "verbose")
+    for base in bases:
+        meta = json.loads((base / MODEL_JSON).read_text())
+        if (Path(meta["features_dir"]) == Path(features).resolve() and without(meta["extract"], "max_history") == extract
+                and without(meta["train"], "verbose") == train
+                and not towers_differ(from_dict(ModelConfig, meta["model"], str(base / MODEL_JSON)), config.model)):
+            return base
+    return None
+
+
+def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[int], op_threads: int | None = None,
+                bases: list[Path] = ()) -> dict:
     """Trains and evaluates braidrec variant ``name`` with ``train.seed = seed``.
+
+    A variant that changes only post-training settings of a model in ``bases``
+    (:func:`refit_base`) is not trained again: its towers are that model's and only
+    the steps after training run (``models/refit.py``), which gives the model training would.
 
     Args:
         features: the features directory.
@@ -138,12 +172,15 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
         seed: training seed.
         ks: cut-offs for the evaluation.
         op_threads: ``train.op_threads`` (the process's count, which a variant cannot change); None: the default's.
+        bases: model directories trained earlier in this process, which a refit may start from.
 
     Returns:
-        ``{"metrics": evaluate_model_dir(...), "seconds": training seconds, "history": ...}``,
-        or ``{"skipped": reason}`` when a field of the variant is missing.
+        ``{"metrics": evaluate_model_dir(...), "seconds": training seconds (the base's when
+        refit), "history": ..., "refit_from": the base or None}``, or ``{"skipped": reason}``
+        when a field of the variant is missing.
     """
     from braidrec.models.evaluate_run import evaluate_model_dir
+    from braidrec.models.refit import refit
     from braidrec.models.train import train
 
     overrides = VARIANTS[name]
@@ -155,8 +192,10 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
     config.train.verbose = 0
     if op_threads is not None:
         config.train.op_threads = op_threads
+    base = refit_base(config, features, list(bases))
     started = time.time()
-    history = train(features, out_dir, config)
-    seconds = time.time() - started
+    history = refit(base, out_dir, config.model) if base else train(features, out_dir, config)
+    # A refit model's towers took the base's training time.
+    seconds = history["seconds"] if base else round(time.time() - started, 1)
     metrics = evaluate_model_dir(out_dir, None, ks)
-    return {"metrics": metrics, "seconds": round(seconds, 1), "history": history}
+    return {"metrics": metrics, "seconds": seconds, "history": history, "refit_from": base}

@@ -13,7 +13,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 import tf_keras as keras
 
-from braidrec.config import RunConfig, TrainConfig
+from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
 from braidrec.models.evaluate import EvalData, fit_cold_calibration, model_metrics
@@ -163,6 +163,36 @@ def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     )
 
 
+# The ``model`` fields that act only once the towers are trained (the prior and the calibration are fitted
+# after training, the rest acts at inference): towers trained with other values of these alone are the same.
+POST_TRAINING_FIELDS = ("cold_prior_weight", "cold_profile_weight", "cold_fusion_temperature", "cold_calibration")
+
+
+def fit_after_training(model, data: EvalData, catalogue_features: dict, config: ModelConfig, seed: int) -> dict:
+    """The steps after the towers: the content prior, then the mixed-ranking calibration.
+
+    Args:
+        model: the trained :class:`~braidrec.models.two_tower.BraidModel`.
+        data: the features' evaluation data.
+        catalogue_features: the catalogue's features with ``text_tokens`` (``ItemTower.pretokenize``).
+        config: the ``model`` section (``cold_calibration``; the prior's weight is the tower's).
+        seed: the prior's cross-fitting seed (``train.seed``).
+
+    Returns:
+        The history entries they add: ``cold_prior`` and ``cold_calibration`` when fitted.
+    """
+    out = {}
+    # The prior reads content only and never enters the retrieval loss.
+    prior = model.item_tower.fit_prior(catalogue_features, data.train_counts, seed)
+    if prior is not None:
+        out["cold_prior"] = dataclasses.asdict(prior)
+    # After the prior: the calibration shifts the cold items' scores as served, offsets included.
+    model.item_tower.cold_shift.assign(0.0)
+    if config.cold_calibration == "catalogue":
+        out["cold_calibration"] = fit_cold_calibration(model, data)
+    return out
+
+
 def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> dict:
     """Trains on ``features_dir`` and writes a model directory to ``out_dir`` atomically.
 
@@ -232,8 +262,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     # The shuffle still reshuffles on each pass, and an epoch is still one pass.
     fit = model.fit(train_data.repeat(), steps_per_epoch=steps_per_epoch, epochs=config.train.epochs,
                     callbacks=[validation], verbose=config.train.verbose)
-    # After the towers: the prior reads content only and never enters the retrieval loss.
-    prior = model.item_tower.fit_prior(catalogue_features, data.train_counts, config.train.seed)
+    after = fit_after_training(model, data, catalogue_features, config.model, config.train.seed)
     history = {
         "loss": [float(v) for v in fit.history.get("loss", [])],
         VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
@@ -247,11 +276,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         "train_examples": int((targets != contract.PAD).sum()),
         "seconds": round(time.time() - started, 1),
     }
-    if prior is not None:
-        history["cold_prior"] = dataclasses.asdict(prior)
-    # After the prior: the calibration shifts the cold items' scores as served, offsets included.
-    if config.model.cold_calibration == "catalogue":
-        history["cold_calibration"] = fit_cold_calibration(model, data)
+    history.update(after)
     work = temp_dir_beside(Path(out_dir))
     try:
         trained = checkpoint.TrainedModel(model, vocab, features_dir, config.model, extract, config.train)
