@@ -20,8 +20,8 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.config import ModelConfig
-from braidrec.models import checkpoint
 from braidrec.features import contract
+from braidrec.models import checkpoint
 from braidrec.models.datasets import tower_profiles
 from braidrec.models.evaluate import EvalData, user_embeddings
 from braidrec.models.train import POST_TRAINING_FIELDS, fit_after_training
