@@ -117,6 +117,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     # The image descriptor standardised per feature with the training items' statistics
     # (model.image_normalization catalogue) instead of per item.
     "image_catalogue": {"model.image_normalization": "catalogue"},
+    # The same with the standardised values clipped to [-5, 5] (model.image_clip).
+    "image_catalogue_clip5": {"model.image_normalization": "catalogue", "model.image_clip": 5.0},
     # The same over the descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
     "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "extract.image_encoder": "descriptor_quantiles"},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.

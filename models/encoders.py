@@ -101,6 +101,8 @@ class ImageEncoder(keras.layers.Layer):
             With ``catalogue`` standardisation, of this size on the standardised descriptor.
         normalization: ``item`` or ``catalogue`` (``model.image_normalization``; descriptor only).
         input_dim: the descriptor's length (``catalogue``).
+        clip: with ``catalogue``, standardised values are clipped to [-clip, clip] (``model.image_clip``;
+            0: not clipped), so a colour rare in the catalogue does not dominate a picture's input.
 
     Call args:
         features: ``image`` (descriptor) or ``thumbnail`` (cnn), and ``has_image``.
@@ -112,7 +114,8 @@ class ImageEncoder(keras.layers.Layer):
     """
 
     def __init__(self, kind: str, dim: int, thumbnail_size: int, noise: float = 0.0,
-                 normalization: str = "item", input_dim: int = contract.IMAGE_DESCRIPTOR_DIM, **kwargs):
+                 normalization: str = "item", input_dim: int = contract.IMAGE_DESCRIPTOR_DIM, clip: float = 0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if kind not in ("descriptor", "cnn"):
             raise ValueError(f"model.image_encoder '{kind}' is not 'descriptor' or 'cnn'")
@@ -120,6 +123,9 @@ class ImageEncoder(keras.layers.Layer):
             raise ValueError(f"model.image_noise is {noise}; it must be >= 0 (0: no noise)")
         if normalization not in IMAGE_NORMALIZATIONS:
             raise ValueError(f"model.image_normalization '{normalization}' is not one of {IMAGE_NORMALIZATIONS}")
+        if clip < 0:
+            raise ValueError(f"model.image_clip is {clip}; it must be >= 0 (0: not clipped)")
+        self.clip = clip
         self.kind = kind
         self.thumbnail_size = thumbnail_size
         self.noise = noise
@@ -147,6 +153,8 @@ class ImageEncoder(keras.layers.Layer):
         present = features[contract.HAS_IMAGE] > 0
         if self.per_feature:
             inputs = (features[contract.IMAGE] - self.feature_mean) / self.feature_std
+            if self.clip > 0:
+                inputs = tf.clip_by_value(inputs, -self.clip, self.clip)
         elif self.kind == "descriptor":
             inputs = features[contract.IMAGE]
         else:

@@ -85,7 +85,8 @@ class ItemTower(keras.layers.Layer):
         self.id_encoder = encoders.IdEncoder(vocab.items, dim, name="id")
         self.text_encoder = encoders.TextEncoder(vocab.text, config.text_embedding_dim, dim, config.text_token_dropout, name="text")
         self.image_encoder = encoders.ImageEncoder(config.image_encoder, dim, extract.image_size, config.image_noise,
-                                                   config.image_normalization, self.image_dim, name="image")
+                                                   config.image_normalization, self.image_dim, config.image_clip,
+                                                   name="image")
         self.modalities = ["id", "text", "image"]
         self.pretrained_text_encoder = self.categorical_encoder = self.numeric_encoder = None
         if self.text_embedding_dim:

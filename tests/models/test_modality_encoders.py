@@ -94,6 +94,7 @@ def test_text_dropout_keeps_each_token_at_the_rate():
     (lambda: encoders.TextEncoder(WORDS, 8, 4, token_dropout=1.0), "text_token_dropout"),
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, noise=-0.1), "image_noise"),
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="batch"), "image_normalization"),
+    (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="catalogue", clip=-1.0), "image_clip"),
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="catalogue").set_statistics(
         np.zeros((0, contract.IMAGE_DESCRIPTOR_DIM), np.float32)), "needs training items with an image"),
 ])
@@ -124,3 +125,16 @@ def test_catalogue_standardisation_reads_each_feature_on_the_catalogues_scale(no
     layer.set_statistics(moved)
     after = _outputs(layer, moved)
     assert np.allclose(before, after, atol=1e-4) == invariant
+
+
+@pytest.mark.parametrize("clip", [0.0, 5.0])
+def test_clipping_caps_a_rare_feature_at_clip_spreads(clip):
+    tf.keras.utils.set_random_seed(0)
+    images = np.random.default_rng(2).random((ROWS, contract.IMAGE_DESCRIPTOR_DIM)).astype(np.float32)
+    layer = encoders.ImageEncoder("descriptor", dim=4, thumbnail_size=SIZE, normalization="catalogue", clip=clip)
+    layer.set_statistics(images)
+    mean, spread = layer.feature_mean.numpy()[3], layer.feature_std.numpy()[3]
+    far, at_five = images[:1].copy(), images[:1].copy()
+    far[0, 3], at_five[0, 3] = mean + 40 * spread, mean + 5 * spread
+    same = np.allclose(_outputs(layer, far), _outputs(layer, at_five), atol=1e-5)
+    assert same == (clip == 5.0)
