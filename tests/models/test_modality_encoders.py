@@ -98,7 +98,7 @@ def test_text_dropout_keeps_each_token_at_the_rate():
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="catalogue").set_statistics(
         np.zeros((0, contract.IMAGE_DESCRIPTOR_DIM), np.float32)), "needs training items with an image"),
 ])
-def test_bad_augmentation_settings_are_refused(make, message):
+def test_bad_encoder_settings_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
