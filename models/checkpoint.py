@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
@@ -18,6 +19,7 @@ from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.config_loader import from_dict
 from braidrec.features import contract
 from braidrec.models.two_tower import BraidModel
+from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 
 MODEL_JSON = "model.json"
 WEIGHTS = "weights/ckpt"
@@ -42,8 +44,19 @@ def build_model(features_dir: Path, model: ModelConfig, extract: ExtractConfig, 
     return BraidModel(vocab, model, extract, train), vocab
 
 
-def save_model_dir(work: Path, trained: TrainedModel, history: dict) -> None:
-    """Writes weights and metadata into ``work`` (a temp dir the caller renames)."""
+def save_model_dir(out_dir: str | Path, trained: TrainedModel, history: dict) -> None:
+    """Writes weights and metadata into the model directory ``out_dir``, created or replaced atomically
+    (written to a temp dir beside it, then renamed)."""
+    out_dir = Path(out_dir)
+    work = temp_dir_beside(out_dir)
+    try:
+        _write_model_dir(work, trained, history)
+        replace_dir(work, out_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_model_dir(work: Path, trained: TrainedModel, history: dict) -> None:
     trained.model.save_weights(str(work / WEIGHTS))
     meta = {
         "features_dir": str(Path(trained.features_dir).resolve()),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
@@ -25,7 +24,6 @@ from braidrec.models import checkpoint
 from braidrec.models.datasets import tower_profiles
 from braidrec.models.evaluate import EvalData, user_embeddings
 from braidrec.models.train import POST_TRAINING_FIELDS, fit_after_training
-from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 from braidrec.runtime import set_op_threads
 
 
@@ -79,11 +77,6 @@ def refit(base_dir: str | Path, out_dir: str | Path, model_config: ModelConfig) 
         history.pop(fitted, None)
     history.update(fit_after_training(model, data, catalogue_features, model_config, base.train_config.seed))
     history["refit_from"] = str(base_dir.resolve())
-    work = temp_dir_beside(Path(out_dir))
-    try:
-        trained = checkpoint.TrainedModel(model, vocab, base.features_dir, model_config, base.extract_config, base.train_config)
-        checkpoint.save_model_dir(work, trained, history)
-        replace_dir(work, Path(out_dir))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    trained = checkpoint.TrainedModel(model, vocab, base.features_dir, model_config, base.extract_config, base.train_config)
+    checkpoint.save_model_dir(out_dir, trained, history)
     return history

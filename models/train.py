@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
 from braidrec.models.evaluate import EvalData, fit_cold_calibration, model_metrics
-from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
 from braidrec.runtime import set_op_threads
 
 VAL_METRIC = "val_recall@10"
@@ -277,12 +275,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         "seconds": round(time.time() - started, 1),
     }
     history.update(after)
-    work = temp_dir_beside(Path(out_dir))
-    try:
-        trained = checkpoint.TrainedModel(model, vocab, features_dir, config.model, extract, config.train)
-        checkpoint.save_model_dir(work, trained, history)
-        replace_dir(work, Path(out_dir))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    trained = checkpoint.TrainedModel(model, vocab, features_dir, config.model, extract, config.train)
+    checkpoint.save_model_dir(out_dir, trained, history)
     return history
 
