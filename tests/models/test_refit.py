@@ -32,7 +32,7 @@ def trained(tiny_run, tmp_path_factory):
     return root
 
 
-def _cold_and_mixed(model_dir):
+def _warm_cold_mixed(model_dir):
     metrics = evaluate_model_dir(model_dir, None, KS)
     return metrics["braidrec"]["warm"], metrics["braidrec"]["cold"], metrics["mixed"]
 
@@ -44,13 +44,13 @@ def test_a_refit_equals_training_with_the_settings(trained, tmp_path, base, targ
     assert history["refit_from"] == str((trained / base).resolve())
     assert ("cold_prior" in history) == ("cold_prior_weight" not in changes)
     assert history["best_epoch"] == json.loads((trained / base / HISTORY_JSON).read_text())["best_epoch"]
-    warm, cold, mixed = _cold_and_mixed(tmp_path / "refit")
-    want_warm, want_cold, want_mixed = _cold_and_mixed(trained / target)
+    warm, cold, mixed = _warm_cold_mixed(tmp_path / "refit")
+    want_warm, want_cold, want_mixed = _warm_cold_mixed(trained / target)
     assert warm == pytest.approx(want_warm, abs=1e-6)
     assert cold == pytest.approx(want_cold, abs=1e-6)
     assert mixed == pytest.approx(want_mixed, abs=1e-6)
     # The settings move the cold figures, so equality above says the refit used them.
-    assert cold != pytest.approx(_cold_and_mixed(trained / base)[1], abs=1e-6)
+    assert cold != pytest.approx(_warm_cold_mixed(trained / base)[1], abs=1e-6)
 
 
 def test_a_setting_that_shapes_the_towers_is_refused(trained, tmp_path):

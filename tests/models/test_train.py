@@ -62,9 +62,10 @@ def test_image_statistics_come_from_the_training_items_and_are_saved(tiny_run, t
         return
     data = EvalData.load(tiny_run["features"])
     images = np.asarray(data.catalogue.features[contract.IMAGE])
-    warm = (np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0) & (data.train_counts > 0)
+    with_image = np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0
+    warm = with_image & (data.train_counts > 0)
     # Cold items' images are left out: the statistics of every item would differ.
-    assert not np.allclose(images[warm].mean(axis=0), images[np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0].mean(axis=0))
+    assert not np.allclose(images[warm].mean(axis=0), images[with_image].mean(axis=0))
     np.testing.assert_allclose(encoder.feature_mean.numpy(), images[warm].mean(axis=0), rtol=1e-5, atol=1e-6)
     spread = images[warm].std(axis=0)
     np.testing.assert_allclose(encoder.feature_std.numpy(), np.where(spread > 1e-6, spread, 1.0), rtol=1e-5, atol=1e-6)
