@@ -73,20 +73,18 @@ class ModelConfig:
     fusion: str = "attention"
     text_embedding_dim: int = 64
     image_encoder: str = "descriptor"
-    # How the image descriptor is standardised before its MLP: "item" (over each item's own values, a
-    # LayerNorm) or "catalogue" (per feature, with the training items' means and spreads, saved with the
-    # model). "catalogue" keeps absolute colour levels (a pale backdrop's tint) that "item" mixes away: on
-    # the synthetic catalogue cold items' text-to-image Recall@10 rose to 0.617 from 0.456 and cold
-    # Recall@10 to 0.483 from 0.456, but ml-100k warm Recall@10 / NDCG@10 fell to 0.217 / 0.118 from
-    # 0.224 / 0.120 on every seed, under SASRec's 0.218 (bench row image_catalogue): an option.
-    image_normalization: str = "item"
+    # How the image descriptor is standardised before its MLP: "catalogue" (per feature, with the training
+    # items' means and spreads, saved with the model; the default since session 33) or "item" (over each
+    # item's own values, a LayerNorm: the default before). "catalogue" keeps absolute colour levels (a pale
+    # backdrop's tint) that "item" mixes away: on the synthetic catalogue cold items' text-to-image
+    # Recall@10 rose to 0.636 from 0.456, and text search on both datasets (README, Losses; bench rows
+    # attention and image_per_item).
+    image_normalization: str = "catalogue"
     # With image_normalization catalogue: standardised values clipped to [-image_clip, image_clip]; 0: not
     # clipped. About 6% of ml-100k's and the synthetic catalogue's pictures have a feature beyond 10 (a colour
-    # rare in the catalogue, whose histogram bin has a tiny spread). At 5 with catalogue (bench row
-    # image_catalogue_clip5) ml-100k read as the default within noise (0.223 / 0.121, cold 0.269) and the
-    # synthetic catalogue kept most of catalogue's gain (cold items' text-to-image 0.636, cold 0.481):
-    # the candidate next default, once the ablations are rerun on it.
-    image_clip: float = 0.0
+    # rare in the catalogue, whose histogram bin has a tiny spread); unclipped (bench row image_catalogue)
+    # ml-100k warm Recall@10 fell to 0.217 from 0.224 on every seed, at 5 it reads as before within noise.
+    image_clip: float = 5.0
     id_dropout: float = 0.3
     modality_dropout: float = 0.0
     # Content augmentation of the items whose id is dropped in training (so needs id_dropout > 0):

@@ -168,17 +168,14 @@ class ImageEncoder(keras.layers.Layer):
     def set_statistics(self, images: np.ndarray) -> None:
         """Stores the descriptor's per-feature mean and spread (``catalogue`` standardisation only).
 
+        With no image among them (a catalogue without pictures), the mean stays 0 and the
+        spread 1: such a catalogue's image modality is masked for every training item anyway.
+
         Args:
             images: float [items, input_dim], the training items' descriptors (items with an image).
-
-        Raises:
-            ValueError: no image to take them from.
         """
-        if not self.per_feature:
+        if not self.per_feature or len(images) == 0:
             return
-        if len(images) == 0:
-            raise ValueError("model.image_normalization=catalogue needs training items with an image; "
-                             "this catalogue has none (use --model.image_normalization item)")
         # A feature constant over the catalogue (an empty histogram bin) keeps spread 1: it stays 0.
         std = images.std(axis=0)
         self.feature_mean.assign(images.mean(axis=0).astype(np.float32))
