@@ -14,12 +14,9 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
-# The default before session 33 (2026-12-03): the image descriptor standardised over each item's own values.
-# Every row measured before keeps these overrides, so that it still reproduces.
-_IMAGE_PER_ITEM: dict[str, object] = {"model.image_normalization": "item", "model.image_clip": 0.0}
-# The default before session 30 (2026-12-03): besides, 256 alignment items, not negatives.
-_ALIGNMENT_ONLY: dict[str, object] = {
-    **_IMAGE_PER_ITEM, "train.alignment_negatives": False, "train.alignment_items": 256}
+# The default before session 30 (2026-12-03): 256 alignment items, not negatives. Every row measured
+# before keeps these overrides, so that it still reproduces.
+_ALIGNMENT_ONLY: dict[str, object] = {"train.alignment_negatives": False, "train.alignment_items": 256}
 # The default before session 24 (2026-12-02): items without a trained id scored with the user tower's
 # vector alone. Every row measured before the taste profile keeps this override, so that it still reproduces.
 _TOWER_QUERY: dict[str, object] = {**_ALIGNMENT_ONLY, "model.cold_profile_weight": 0.0}
@@ -49,14 +46,13 @@ _ABLATIONS: dict[str, dict[str, object]] = {
     "no_taste_profile": {"model.cold_profile_weight": 0.0},
 }
 
+# The image descriptor standardised per feature with the training items' statistics, clipped at 5 spreads.
+_IMAGE_CATALOGUE_CLIP5: dict[str, object] = {"model.image_normalization": "catalogue", "model.image_clip": 5.0}
+
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
     **_ABLATIONS,
-    # The default before session 33 (the image descriptor standardised per item) and its ablations
-    # (<name>_image_per_item); their rows were named attention, sum, ... until then.
-    "image_per_item": dict(_IMAGE_PER_ITEM),
-    **{f"{name}_image_per_item": {**_IMAGE_PER_ITEM, **overrides} for name, overrides in _ABLATIONS.items()},
     # The default before session 30 (in-batch negatives only, 256 alignment items) and its ablations
     # (<name>_inbatch); their rows were named attention, sum, ... until then.
     "inbatch": dict(_ALIGNMENT_ONLY),
@@ -114,23 +110,23 @@ VARIANTS: dict[str, dict[str, object]] = {
     "batch1024": {**_ALIGNMENT_ONLY, "train.batch_size": 1024},
     # Mixed negative sampling: 512 warm items drawn uniformly per batch beside the in-batch negatives.
     "negatives512": {**_ALIGNMENT_ONLY, "train.sampled_negatives": 512},
-    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512 (the default from
-    # session 30 to 32, so its rows equal image_per_item's to every digit).
-    "alignment_negatives": {**_IMAGE_PER_ITEM, "train.alignment_negatives": True, "train.alignment_items": 256},
-    "alignment_negatives512": {**_IMAGE_PER_ITEM, "train.alignment_negatives": True, "train.alignment_items": 512},
+    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512 (the default since
+    # session 30, so on the same VM its rows equal attention's to every digit).
+    "alignment_negatives": {"train.alignment_negatives": True, "train.alignment_items": 256},
+    "alignment_negatives512": {"train.alignment_negatives": True, "train.alignment_items": 512},
     # Items without a trained id fused at attention temperature 2 at inference (model.cold_fusion_temperature):
     # closer to an even mix of their content modalities than training's weights.
     "cold_fusion_temperature2": {"model.cold_fusion_temperature": 2.0},
-    "cold_fusion_temperature2_image_per_item": {**_IMAGE_PER_ITEM, "model.cold_fusion_temperature": 2.0},
     # The image descriptor standardised per feature with the training items' statistics
-    # (model.image_normalization catalogue), unclipped.
-    "image_catalogue": {"model.image_normalization": "catalogue", "model.image_clip": 0.0},
-    # The same with the standardised values clipped to [-5, 5] (model.image_clip): the default since
-    # session 33, so its rows equal attention's to every digit.
-    "image_catalogue_clip5": {"model.image_normalization": "catalogue", "model.image_clip": 5.0},
-    # Unclipped over the descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
-    "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "model.image_clip": 0.0,
-                                  "extract.image_encoder": "descriptor_quantiles"},
+    # (model.image_normalization catalogue) instead of per item.
+    "image_catalogue": {"model.image_normalization": "catalogue"},
+    # The same with the standardised values clipped to [-5, 5] (model.image_clip), and the default's
+    # ablations on it (<name>_image_catalogue_clip5; session 33).
+    "image_catalogue_clip5": dict(_IMAGE_CATALOGUE_CLIP5),
+    **{f"{name}_image_catalogue_clip5": {**_IMAGE_CATALOGUE_CLIP5, **overrides} for name, overrides in _ABLATIONS.items()},
+    "cold_fusion_temperature2_image_catalogue_clip5": {**_IMAGE_CATALOGUE_CLIP5, "model.cold_fusion_temperature": 2.0},
+    # The same over the descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
+    "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "extract.image_encoder": "descriptor_quantiles"},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

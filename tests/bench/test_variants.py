@@ -26,7 +26,7 @@ def _config_of(model_dir) -> RunConfig:
     ("model", "cold_prior_weight", 0.0, True),
     ("model", "cold_fusion_temperature", 2.0, True),
     ("model", "fusion", "sum", False),
-    ("model", "image_normalization", "item", False),
+    ("model", "image_normalization", "catalogue", False),
     ("train", "seed", 7, False),
     ("extract", "image_encoder", "descriptor_quantiles", False),
 ])

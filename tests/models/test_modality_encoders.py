@@ -102,7 +102,7 @@ def test_bad_encoder_settings_are_refused(make, message):
 
 
 def test_a_catalogue_without_pictures_keeps_the_identity_statistics():
-    """A catalogue with no image (the default is catalogue standardisation) trains: nothing to standardise."""
+    """A catalogue with no image trains with catalogue standardisation: there is nothing to standardise."""
     layer = encoders.ImageEncoder("descriptor", 4, SIZE, normalization="catalogue")
     layer.set_statistics(np.zeros((0, contract.IMAGE_DESCRIPTOR_DIM), np.float32))
     assert np.all(layer.feature_mean.numpy() == 0.0) and np.all(layer.feature_std.numpy() == 1.0)
