@@ -24,7 +24,7 @@ from braidrec.models import checkpoint
 from braidrec.models.datasets import tower_profiles
 from braidrec.models.evaluate import EvalData, user_embeddings
 from braidrec.models.train import POST_TRAINING_FIELDS, fit_after_training
-from braidrec.runtime import set_op_threads
+from braidrec.runtime import prepare_training
 
 
 def towers_differ(trained: ModelConfig, wanted: ModelConfig) -> list[str]:
@@ -59,9 +59,7 @@ def refit(base_dir: str | Path, out_dir: str | Path, model_config: ModelConfig) 
         raise ValueError(f"{base_dir} was trained with other model.{', model.'.join(differ)}; only "
                          f"{', '.join('model.' + f for f in POST_TRAINING_FIELDS)} can change without training: train it")
     # As training ran: the same threads and kernels, so the fits below reproduce a training run's.
-    set_op_threads(base.train_config.op_threads)
-    if base.train_config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+    prepare_training(base.train_config.op_threads, base.train_config.deterministic)
     model, vocab = checkpoint.build_model(base.features_dir, model_config, base.extract_config, base.train_config)
     # A prior the base has and this model lacks (weight 0) is left unread.
     model.load_weights(str(base_dir / checkpoint.WEIGHTS)).expect_partial()

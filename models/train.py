@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
-import tensorflow as tf
 import tf_keras as keras
 
 from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
 from braidrec.models.evaluate import EvalData, fit_cold_calibration, model_metrics
-from braidrec.runtime import set_op_threads
+from braidrec.runtime import prepare_training
 
 VAL_METRIC = "val_recall@10"
 EXAMPLES = ("sequence", "pairs")
@@ -214,12 +213,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     selection_cutoff(config.train.selection_metric)
     check_min_delta(config.train.min_delta)
     features_dir = Path(features_dir)
-    set_op_threads(config.train.op_threads)
+    prepare_training(config.train.op_threads, config.train.deterministic)
     keras.utils.set_random_seed(config.train.seed)
-    if config.train.deterministic:
-        # Without it, multi-threaded kernels sum in a load-dependent order: on ml-100k two runs of
-        # one seed differed by up to 0.02 in test Recall@10.
-        tf.config.experimental.enable_op_determinism()
     data = EvalData.load(features_dir)
     extract = config.extract
     extract.max_history = data.max_history
