@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
@@ -19,7 +18,7 @@ from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.config_loader import from_dict
 from braidrec.features import contract
 from braidrec.models.two_tower import BraidModel
-from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
+from braidrec.pipeline.fileutil import atomic_dir
 
 MODEL_JSON = "model.json"
 WEIGHTS = "weights/ckpt"
@@ -47,17 +46,6 @@ def build_model(features_dir: Path, model: ModelConfig, extract: ExtractConfig, 
 def save_model_dir(out_dir: str | Path, trained: TrainedModel, history: dict) -> None:
     """Writes weights and metadata into the model directory ``out_dir``, created or replaced atomically
     (written to a temp dir beside it, then renamed)."""
-    out_dir = Path(out_dir)
-    work = temp_dir_beside(out_dir)
-    try:
-        _write_model_dir(work, trained, history)
-        replace_dir(work, out_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _write_model_dir(work: Path, trained: TrainedModel, history: dict) -> None:
-    trained.model.save_weights(str(work / WEIGHTS))
     meta = {
         "features_dir": str(Path(trained.features_dir).resolve()),
         "model": dataclasses.asdict(trained.model_config),
@@ -65,8 +53,10 @@ def _write_model_dir(work: Path, trained: TrainedModel, history: dict) -> None:
         "train": dataclasses.asdict(trained.train_config),
         "modalities": trained.model.item_tower.modalities,
     }
-    (work / MODEL_JSON).write_text(json.dumps(meta, indent=2))
-    (work / HISTORY_JSON).write_text(json.dumps(history, indent=2))
+    with atomic_dir(Path(out_dir)) as work:
+        trained.model.save_weights(str(work / WEIGHTS))
+        (work / MODEL_JSON).write_text(json.dumps(meta, indent=2))
+        (work / HISTORY_JSON).write_text(json.dumps(history, indent=2))
 
 
 def load_model_dir(model_dir: str | Path, features_dir: str | Path | None = None) -> TrainedModel:

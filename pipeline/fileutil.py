@@ -6,6 +6,8 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -32,6 +34,23 @@ def replace_dir(work: Path, target: Path) -> None:
     os.rename(work, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """A temp directory beside ``target`` to write into; it replaces ``target`` (:func:`replace_dir`)
+    when the block ends without an error, and is removed either way, so a failure leaves the
+    old ``target`` (or none) and nothing half-written.
+
+    Yields:
+        The temp directory.
+    """
+    work = temp_dir_beside(target)
+    try:
+        yield work
+        replace_dir(work, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -71,11 +71,10 @@ def write_adapted(dataset: AdaptedDataset, out_dir: str | os.PathLike) -> dict:
     Returns:
         A summary: layout, rows per table, images copied and items without an image.
     """
-    from braidrec.pipeline.fileutil import replace_dir, temp_dir_beside
+    from braidrec.pipeline.fileutil import atomic_dir
 
     out = Path(out_dir)
-    work = temp_dir_beside(out)
-    try:
+    with atomic_dir(out) as work:
         items = dataset.items.copy()
         paths = _copy_images(dataset.images, work)
         items["image_path"] = pd.Series([paths.get(i) for i in items["item_id"]], index=items.index, dtype=object)
@@ -92,9 +91,6 @@ def write_adapted(dataset: AdaptedDataset, out_dir: str | os.PathLike) -> dict:
             dataset.users.to_parquet(work / "users.parquet", index=False)
             layout["users"] = {"path": "users.parquet", "id": "user_id", **dataset.user_roles}
         write_dataset_yaml(work, layout)
-        replace_dir(work, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return {
         "layout": dataset.layout,
         "out": str(out),
