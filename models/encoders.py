@@ -110,7 +110,8 @@ class ImageEncoder(keras.layers.Layer):
         rows: bool [batch], the rows to augment (default: all).
 
     Raises:
-        ValueError: an unknown ``kind`` or ``normalization``, or a negative ``noise``.
+        ValueError: an unknown ``kind`` or ``normalization``, a negative ``noise`` or ``clip``,
+            ``catalogue`` with ``cnn``, or a ``clip`` without descriptor ``catalogue`` standardisation.
     """
 
     def __init__(self, kind: str, dim: int, thumbnail_size: int, noise: float = 0.0,
@@ -125,6 +126,17 @@ class ImageEncoder(keras.layers.Layer):
             raise ValueError(f"model.image_normalization '{normalization}' is not one of {IMAGE_NORMALIZATIONS}")
         if clip < 0:
             raise ValueError(f"model.image_clip is {clip}; it must be >= 0 (0: not clipped)")
+        # Both settings act on the descriptor's catalogue standardisation only: elsewhere they would do
+        # nothing, and a run would look configured when it is not.
+        if normalization == "catalogue" and kind != "descriptor":
+            raise ValueError(f"model.image_normalization catalogue standardises the image descriptor, but "
+                             f"model.image_encoder is '{kind}': use --model.image_encoder descriptor, or "
+                             f"--model.image_normalization item")
+        if clip > 0 and not (kind == "descriptor" and normalization == "catalogue"):
+            raise ValueError(f"model.image_clip {clip} clips the catalogue-standardised descriptor, but "
+                             f"model.image_normalization is '{normalization}' and model.image_encoder '{kind}': "
+                             f"add --model.image_normalization catalogue (descriptor encoder), or set "
+                             f"--model.image_clip 0")
         self.clip = clip
         self.kind = kind
         self.thumbnail_size = thumbnail_size

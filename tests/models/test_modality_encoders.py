@@ -95,6 +95,8 @@ def test_text_dropout_keeps_each_token_at_the_rate():
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, noise=-0.1), "image_noise"),
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="batch"), "image_normalization"),
     (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="catalogue", clip=-1.0), "image_clip"),
+    (lambda: encoders.ImageEncoder("descriptor", 4, SIZE, normalization="item", clip=5.0), "image_normalization catalogue"),
+    (lambda: encoders.ImageEncoder("cnn", 4, SIZE, normalization="catalogue"), "image_encoder descriptor"),
 ])
 def test_bad_encoder_settings_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
