@@ -99,7 +99,8 @@ class UserTower(keras.layers.Layer):
         self.pooling = config.history_pooling
         self.causal = config.history_causal
         self.item_ids = item_ids
-        self.user_ids = encoders.IdEncoder(vocab.users, dim, name="user_id")
+        # The dot head scores the history's state alone (SASRec's): it has no user id and no projection.
+        self.user_ids = None if self.dot else encoders.IdEncoder(vocab.users, dim, name="user_id")
         self.positions = keras.layers.Embedding(max_history, dim, name="positions")
         self.input_dropout = keras.layers.Dropout(config.dropout)
         self.blocks = [
@@ -115,7 +116,7 @@ class UserTower(keras.layers.Layer):
             self.profile_categorical = encoders.CategoricalEncoder(vocab.user_categorical, dim, name="profile_categorical")
         if config.user_features and vocab.user_numeric_names:
             self.profile_numeric = encoders.NumericEncoder(vocab.user_numeric_mean, vocab.user_numeric_std, dim, name="profile_numeric")
-        self.output_projection = keras.layers.Dense(dim, name="output")
+        self.output_projection = None if self.dot else keras.layers.Dense(dim, name="output")
 
     @property
     def reads_profile(self) -> bool:
