@@ -124,7 +124,10 @@ class ModelConfig:
     # Split seed 2 later (weights 3 / 4 / 6: 0.309 / 0.316 / 0.319) leans higher, the bench's split lower
     # (0.242 / 0.237 / 0.226): over the three splits 3-6 lie within 0.002 (README, "Cold items: the content prior").
     # Those figures scored cold items with the tower's vector; beside the taste profile (next) 2 / 3 / 4 lie
-    # within 0.003 on split seeds 1 and 2, so it stays at 3.
+    # within 0.003 on split seeds 1 and 2, so it stays at 3. Re-checked on the 128-d towers (session 34,
+    # `python -m bench.rescore_cold --prior-weights ... --profile-weights ...`, training seeds 0-2): at
+    # weights 1.5 / 2 / 3 / 4, 0.283 / 0.285 / 0.285 / 0.283 on split seed 1 and 0.351 / 0.353 / 0.352 /
+    # 0.349 on split seed 2, a plateau on which 2 and 3 cannot be told apart, so it stays at 3 (README).
     cold_prior_weight: float = 3.0
     # Items without a trained id are scored against (1 - w) * the user tower's vector + w * the user's
     # taste profile (the normalised mean embedding of every item in their history, rescaled to the tower's
