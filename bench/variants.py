@@ -53,6 +53,9 @@ _IMAGE_CATALOGUE_CLIP5: dict[str, object] = {"model.image_normalization": "catal
 VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
     **_ABLATIONS,
+    # Ids alone (no content modality): the TFRS tutorial's id-only two-tower with braidrec's order-aware
+    # history tower and losses, the last of the cures bench/peers/tfrs_basic.py lists (ml100k; session 34).
+    "id_only": {"model.disabled_modalities": ["text", "image", "categorical", "numeric"]},
     # The default before session 30 (in-batch negatives only, 256 alignment items) and its ablations
     # (<name>_inbatch); their rows were named attention, sum, ... until then.
     "inbatch": dict(_ALIGNMENT_ONLY),

@@ -115,8 +115,9 @@ def test_sasrec_windows_by_hand():
         (lambda d: fit_lightfm(d, 0, True, LightFMConfig(components=8, max_epochs=2), out_of_the_box=True), True),
         (lambda d: fit_sasrec(d, 0, SASRecConfig(dim=16, max_epochs=2, batch_size=64)), False),
         (lambda d: __import__("bench.peers.tfrs_basic", fromlist=["x"]).fit_tfrs_basic(d, 0, epochs=2), False),
+        (lambda d: __import__("bench.peers.tfrs_basic", fromlist=["x"]).fit_tfrs_basic(d, 0, epochs=2, logq=True, batch_size=64), False),
     ],
-    ids=["als", "lightfm", "lightfm_features", "lightfm_features_dataset", "sasrec", "tfrs_basic"],
+    ids=["als", "lightfm", "lightfm_features", "lightfm_features_dataset", "sasrec", "tfrs_basic", "tfrs_basic_logq"],
 )
 def test_peer_scores_every_catalogue_item(data, fit, cold):
     scorer = fit(data)
@@ -126,3 +127,14 @@ def test_peer_scores_every_catalogue_item(data, fit, cold):
     metrics = evaluate_scorer(scorer, data, [10])
     assert 0.0 <= metrics["warm"]["recall@10"] <= 1.0
     assert scorer.scores_cold is cold and metrics["cold"].get("random", False) is not cold
+
+
+def test_the_tutorial_model_at_a_temperature_scores_by_cosine(data):
+    from bench.peers.tfrs_basic import fit_tfrs_basic
+
+    ids, hist, _, _ = data.warm_task(contract.SPLIT_TEST)
+    cosine = fit_tfrs_basic(data, 0, epochs=1, logq=True, temperature=0.1, batch_size=64).score(ids[:5], hist[:5])
+    dot = fit_tfrs_basic(data, 0, epochs=1, batch_size=64).score(ids[:5], hist[:5])
+    assert np.abs(cosine).max() <= 1.0 + 1e-5
+    # Unnormalised 32-d embeddings trained at rate 0.1 score far outside [-1, 1].
+    assert np.abs(dot).max() > 1.0

@@ -126,8 +126,8 @@ def test_acceptance_checks_the_slowest_seed_against_five_minutes(slowest, verdic
 def test_registry_knows_every_peer_and_refuses_unknown():
     from bench.peers.registry import PEERS, fit_function
 
-    assert {"popularity", "als", "bpr", "lightfm", "lightfm_features", "lightfm_features_dataset", "tfrs_basic", "sasrec",
-            "sasrec_recall50"} == set(PEERS)
+    assert {"popularity", "als", "bpr", "lightfm", "lightfm_features", "lightfm_features_dataset", "tfrs_basic",
+            "tfrs_basic_logq", "tfrs_basic_logq_batch512", "tfrs_basic_batch512", "sasrec", "sasrec_recall50"} == set(PEERS)
     assert callable(fit_function("popularity"))
     with pytest.raises(KeyError, match="unknown peer 'nope'"):
         fit_function("nope")
