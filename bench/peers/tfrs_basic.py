@@ -7,13 +7,14 @@ with Adam for 10 epochs (the reference row), keeping the best epoch on val.
 The tutorial's FactorizedTopK metric is left out: it does not change training
 and costs a full ranking per batch.
 
-The issue asks why this model barely beats popularity. The options add the usual
-cures one at a time (peers ``tfrs_basic_*`` in ``registry.py``): the sampling-bias
-(logQ) correction with accidental-hit removal (a batch of 8192 holds a popular film
-dozens of times, and the in-batch softmax counts every other copy as a negative),
-cosine scores at a temperature, and smaller batches at a lower rate (the tutorial's
-batch makes 11 steps an epoch). What remains is the order-aware history tower, which
-is braidrec's user tower (bench variant ``id_only``).
+The issue asks why this model barely beats popularity. The options are the usual
+cures: the sampling-bias (logQ) correction with accidental-hit removal (a batch of
+8192 holds a popular film dozens of times, and the in-batch softmax counts every
+other copy as a negative), cosine scores at a temperature, and smaller batches at a
+lower rate (the tutorial's batch makes 11 steps an epoch). The peers ``tfrs_basic_*``
+in ``registry.py`` add the correction and the batches one at a time (a temperature
+added nothing in a scratch run: top-level README). What remains is the order-aware
+history tower, which is braidrec's user tower (bench variant ``id_only``).
 """
 
 from __future__ import annotations
