@@ -132,16 +132,16 @@ class ImageEncoder(keras.layers.Layer):
             raise ValueError(f"model.image_normalization catalogue standardises the image descriptor, but "
                              f"model.image_encoder is '{kind}': use --model.image_encoder descriptor, or "
                              f"--model.image_normalization item")
-        if clip > 0 and not (kind == "descriptor" and normalization == "catalogue"):
+        # Past that check, catalogue standardisation is of the descriptor.
+        self.per_feature = normalization == "catalogue"
+        if clip > 0 and not self.per_feature:
             raise ValueError(f"model.image_clip {clip} clips the catalogue-standardised descriptor, but "
-                             f"model.image_normalization is '{normalization}' and model.image_encoder '{kind}': "
-                             f"add --model.image_normalization catalogue (descriptor encoder), or set "
-                             f"--model.image_clip 0")
+                             f"model.image_normalization is '{normalization}': add --model.image_normalization "
+                             f"catalogue, or set --model.image_clip 0")
         self.clip = clip
         self.kind = kind
         self.thumbnail_size = thumbnail_size
         self.noise = noise
-        self.per_feature = kind == "descriptor" and normalization == "catalogue"
         if self.per_feature:
             self.feature_mean = self.add_weight("feature_mean", [input_dim], initializer="zeros", trainable=False)
             self.feature_std = self.add_weight("feature_std", [input_dim], initializer="ones", trainable=False)
