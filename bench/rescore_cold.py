@@ -71,20 +71,21 @@ def rescore(features: str, model_dir: str, temperatures: list[float] | None = No
     prior_weights = prior_weights or [prior.weight if prior is not None else 0.0]
     profile_weights = profile_weights or [model.cold_profile_weight]
     ids, histories, relevant, candidates = data.cold_task()
-    runs = []
+    runs, search = [], {}
     for temperature, prior_weight in itertools.product(temperatures, prior_weights):
         tower.cold_fusion_temperature = temperature
         if prior is not None:
             prior.weight = prior_weight
         items = item_embeddings(model, data.catalogue)
-        # Text search reads the embeddings alone, which only the temperature changes.
-        search = text_search_report(model, data.catalogue, items.embeddings, data.cold_mask).get("unseen", {})
+        # Text search reads the embeddings alone, which only the temperature changes: once per temperature.
+        if temperature not in search:
+            search[temperature] = text_search_report(model, data.catalogue, items.embeddings, data.cold_mask).get("unseen", {})
         for profile_weight in profile_weights:
             model.cold_profile_weight = profile_weight
             scores = task_scores(model, data, None, ids, histories, items)
             runs.append({"temperature": temperature, "prior_weight": prior_weight, "profile_weight": profile_weight,
                          f"cold_recall@{k}": ranking.evaluate_ranking(scores, candidates, relevant, [k])[f"recall@{k}"],
-                         f"text_search_unseen@{k}": search.get(f"recall@{k}")})
+                         f"text_search_unseen@{k}": search[temperature].get(f"recall@{k}")})
     return {"model": str(model_dir), "runs": runs}
 
 
