@@ -100,7 +100,7 @@ class ItemTower(keras.layers.Layer):
             self.modalities.append("numeric")
         unknown = set(config.disabled_modalities) - set(self.modalities)
         if unknown:
-            raise ValueError(f"model.disabled_modalities names {sorted(unknown)}; this model has {self.modalities}")
+            raise ValueError(f"model.disabled_modalities names {sorted(unknown)}; this model has {list(self.modalities)}")
         self.enabled = tf.constant([m not in config.disabled_modalities for m in self.modalities])
         self.content_prior = None
         if config.cold_prior_weight != 0:

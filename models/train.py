@@ -52,6 +52,21 @@ def check_min_delta(min_delta: float) -> float:
     return min_delta
 
 
+def check_train_settings(train_config: TrainConfig, model_config: ModelConfig) -> None:
+    """The trainer's own settings checks, which need no data (the model's are in its layers).
+
+    Raises:
+        ValueError: an unknown ``train.selection_metric`` or ``train.examples``, a negative
+            ``train.min_delta``, or sequence examples with a non-causal history.
+    """
+    selection_cutoff(train_config.selection_metric)
+    check_min_delta(train_config.min_delta)
+    if train_config.examples not in EXAMPLES:
+        raise ValueError(f"train.examples '{train_config.examples}' is not one of {EXAMPLES}")
+    if train_config.examples == "sequence" and not model_config.history_causal:
+        raise ValueError("train.examples=sequence needs model.history_causal=true (later items would leak); use pairs")
+
+
 class BestValidationEpoch(keras.callbacks.Callback):
     """Full-ranking validation after each epoch; keeps the weights of the best one.
 
@@ -209,9 +224,8 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
             other than the count TensorFlow already runs with (see :func:`braidrec.runtime.set_op_threads`).
     """
     started = time.time()
-    # A bad metric or least gain fails before any work.
-    selection_cutoff(config.train.selection_metric)
-    check_min_delta(config.train.min_delta)
+    # Fails before any work.
+    check_train_settings(config.train, config.model)
     features_dir = Path(features_dir)
     prepare_training(config.train.op_threads, config.train.deterministic)
     keras.utils.set_random_seed(config.train.seed)
@@ -220,10 +234,6 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     extract.max_history = data.max_history
     model, vocab = checkpoint.build_model(features_dir, config.model, extract, config.train)
     probabilities = datasets.sampling_probabilities(data.catalogue, data.histories)
-    if config.train.examples not in EXAMPLES:
-        raise ValueError(f"train.examples '{config.train.examples}' is not one of {EXAMPLES}")
-    if config.train.examples == "sequence" and not config.model.history_causal:
-        raise ValueError("train.examples=sequence needs model.history_causal=true (later items would leak); use pairs")
     if config.train.examples == "sequence":
         users, histories, targets = datasets.sequence_windows(data.histories, data.max_history)
     else:

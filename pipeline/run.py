@@ -62,8 +62,13 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
 
     Returns:
         ``{"run": path, "metrics": ..., "export": version dir, "recs": path}``.
+
+    Raises:
+        ValueError: a model or training setting that training would refuse, before any stage runs
+            (:func:`braidrec.models.preflight.check_settings`), or as the stages raise.
     """
     from braidrec.data.synth import generate_synthetic
+    from braidrec.models.preflight import check_settings
     from braidrec.models.evaluate_run import evaluate_model_dir, write_metrics
     from braidrec.models.train import train
     from braidrec.pipeline.extract_runner import run_extract
@@ -71,6 +76,8 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
     from braidrec.pipeline.recommend import run_recommend
     from braidrec.serving.export import export
 
+    # Minutes of data generation and extraction come before training reads these settings.
+    check_settings(config)
     paths = RunPaths(Path(config.out))
     paths.root.mkdir(parents=True, exist_ok=True)
     write_text_atomic(paths.root / "config.yaml", yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))

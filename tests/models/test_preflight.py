@@ -1,0 +1,62 @@
+"""The pre-flight: training's settings checks, run before any stage and without data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from braidrec.config_loader import config_with, load_config
+from braidrec.models.preflight import check_settings, stand_in_vocabulary
+from braidrec.models.two_tower import BraidModel
+from braidrec.pipeline import cli
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_pass(path):
+    check_settings(load_config(path))
+
+
+# One setting per layer that refuses it, each with the setting's name in the message.
+BAD_SETTINGS = [
+    ({"model.fusion": "bogus"}, "model.fusion"),
+    ({"model.image_clip": 5.0}, "model.image_clip"),
+    ({"model.disabled_modalities": ["imgae"]}, "imgae"),
+    ({"model.history_pooling": "max"}, "model.history_pooling"),
+    ({"model.cold_profile_weight": 2.0}, "model.cold_profile_weight"),
+    ({"model.cold_prior_weight": -1.0}, "model.cold_prior_weight"),
+    ({"model.id_dropout": 0.0}, "model.id_dropout"),
+    ({"train.selection_metric": "mrr@10"}, "train.selection_metric"),
+    ({"train.examples": "sequence", "model.history_causal": False}, "train.examples=sequence"),
+    ({"train.adam_beta2": 1.0}, "train.adam_beta2"),
+    ({"model.scoring": "dot", "train.sampled_negatives": 64}, "train.sampled_negatives"),
+    ({"train.op_threads": -1}, "train.op_threads"),
+]
+
+
+@pytest.mark.parametrize("overrides,named", BAD_SETTINGS, ids=[named for _, named in BAD_SETTINGS])
+def test_bad_settings_are_refused(overrides, named):
+    with pytest.raises(ValueError, match=named.replace(".", r"\.")):
+        check_settings(config_with(overrides))
+
+
+@pytest.mark.parametrize("text_encoder,expected", [
+    ("none", ["id", "text", "image", "categorical", "numeric"]),
+    ("minilm", ["id", "text", "image", "text_pretrained", "categorical", "numeric"]),
+])
+def test_stand_in_has_every_modality(text_encoder, expected):
+    config = config_with({"extract.text_encoder": text_encoder, "model.user_features": True})
+    model = BraidModel(stand_in_vocabulary(config.extract), config.model, config.extract, config.train)
+    assert list(model.item_tower.modalities) == expected
+    # Its user tower builds the profile encoders too, so their settings are checked as well.
+    assert model.user_tower.reads_profile
+
+
+def test_braid_run_refuses_before_any_stage(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "--out", str(out), "--model.fusion", "mean"]) == 1
+    assert "model.fusion" in capsys.readouterr().err
+    # Nothing generated, extracted or written: the run directory was never made.
+    assert not out.exists()
