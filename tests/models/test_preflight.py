@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from braidrec.config_loader import config_with, load_config
+from braidrec.features import contract
 from braidrec.models.preflight import check_settings, stand_in_vocabulary
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline import cli
@@ -33,6 +34,8 @@ BAD_SETTINGS = [
     ({"train.adam_beta2": 1.0}, "train.adam_beta2"),
     ({"model.scoring": "dot", "train.sampled_negatives": 64}, "train.sampled_negatives"),
     ({"train.op_threads": -1}, "train.op_threads"),
+    ({"extract.image_encoder": "/nonexistent/encoder.keras"}, "extract.image_encoder"),
+    ({"extract.text_encoder": "/nonexistent/text_model"}, "extract.text_encoder"),
 ]
 
 
@@ -42,13 +45,14 @@ def test_bad_settings_are_refused(overrides, named):
         check_settings(config_with(overrides))
 
 
-@pytest.mark.parametrize("text_encoder,expected", [
-    ("none", ["id", "text", "image", "categorical", "numeric"]),
-    ("minilm", ["id", "text", "image", "text_pretrained", "categorical", "numeric"]),
+@pytest.mark.parametrize("text_embedding_dim,expected", [
+    (0, ["id", "text", "image", "categorical", "numeric"]),
+    (384, ["id", "text", "image", "text_pretrained", "categorical", "numeric"]),
 ])
-def test_stand_in_has_every_modality(text_encoder, expected):
-    config = config_with({"extract.text_encoder": text_encoder, "model.user_features": True})
-    model = BraidModel(stand_in_vocabulary(config.extract), config.model, config.extract, config.train)
+def test_stand_in_has_every_modality(text_embedding_dim, expected):
+    config = config_with({"model.user_features": True})
+    vocab = stand_in_vocabulary(contract.IMAGE_DESCRIPTOR_DIM, text_embedding_dim)
+    model = BraidModel(vocab, config.model, config.extract, config.train)
     assert list(model.item_tower.modalities) == expected
     # Its user tower builds the profile encoders too, so their settings are checked as well.
     assert model.user_tower.reads_profile
