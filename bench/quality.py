@@ -24,11 +24,12 @@ import tensorflow as tf
 from bench import datasets, report
 from bench.peers.base import evaluate_scorer
 from bench.peers.registry import PEERS, QUICK_PEERS, fit_function
-from bench.variants import QUICK_VARIANTS, VARIANTS, extract_overrides, run_variant
+from bench.variants import QUICK_VARIANTS, VARIANTS, extract_overrides, run_variant, variant_config
 from braidrec.config import TrainConfig
 from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models.evaluate import EvalData, baseline_metrics
+from braidrec.models.preflight import check_settings
 from braidrec.runtime import set_op_threads
 
 KS = [10, 20]
@@ -151,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     peers = _names(args.peers, PEERS, QUICK_PEERS if args.quick else PEERS)
     variants = _names(args.variants, list(VARIANTS), QUICK_VARIANTS if args.quick else list(VARIANTS))
     names = _names(args.datasets, datasets.DATASETS, datasets.DATASETS)
+    # A variant whose settings training would refuse fails now, not after hours of peers and seeds.
+    for variant in variants:
+        config = variant_config(variant, op_threads=args.op_threads)
+        if config is not None:
+            try:
+                check_settings(config)
+            except ValueError as err:
+                raise SystemExit(f"bench.quality: variant {variant}: {err}") from err
     records: list[dict] = []
     notes: list[str] = []
     previous = Path(args.out) / "quality.json"

@@ -141,6 +141,26 @@ def extract_overrides(name: str) -> dict[str, object]:
     return {k.split(".", 1)[1]: v for k, v in VARIANTS[name].items() if k.startswith("extract.")}
 
 
+def variant_config(name: str, seed: int = 0, op_threads: int | None = None):
+    """The :class:`~braidrec.config.RunConfig` of variant ``name`` at ``train.seed = seed``, or None when a
+    field of it does not exist in this checkout (the variant is then skipped).
+
+    Args:
+        name: a key of :data:`VARIANTS`.
+        seed: training seed.
+        op_threads: ``train.op_threads`` (the process's count, which a variant cannot change); None: the default's.
+    """
+    overrides = VARIANTS[name]
+    if unknown_fields(overrides):
+        return None
+    config = config_with(overrides)
+    config.train.seed = seed
+    config.train.verbose = 0
+    if op_threads is not None:
+        config.train.op_threads = op_threads
+    return config
+
+
 def refit_base(config, features: Path, bases: list[Path]) -> Path | None:
     """The first of ``bases`` (model directories) whose towers ``config`` would train again.
 
@@ -194,15 +214,9 @@ def run_variant(features: Path, out_dir: Path, name: str, seed: int, ks: list[in
     from braidrec.models.refit import refit
     from braidrec.models.train import train
 
-    overrides = VARIANTS[name]
-    missing = unknown_fields(overrides)
-    if missing:
-        return {"skipped": f"config field(s) {', '.join(missing)} not in this checkout"}
-    config = config_with(overrides)
-    config.train.seed = seed
-    config.train.verbose = 0
-    if op_threads is not None:
-        config.train.op_threads = op_threads
+    config = variant_config(name, seed, op_threads)
+    if config is None:
+        return {"skipped": f"config field(s) {', '.join(unknown_fields(VARIANTS[name]))} not in this checkout"}
     base = refit_base(config, features, list(bases))
     started = time.time()
     history = refit(base, out_dir, config.model) if base else train(features, out_dir, config)
