@@ -13,12 +13,24 @@ from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings
 from braidrec.pipeline.fileutil import write_text_atomic
 
 
+def check_eval_settings(ks: list[int], batch_size: int) -> None:
+    """Raises ValueError unless there is a cut-off, each is >= 1, and ``batch_size`` is >= 1."""
+    if not ks or any(k < 1 for k in ks):
+        raise ValueError(f"--eval.ks {ks}: give one or more cut-offs, each >= 1, e.g. --eval.ks 10,20")
+    if batch_size < 1:
+        raise ValueError(f"--eval.batch_size {batch_size} must be >= 1 (users scored per batch)")
+
+
 def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, ks: list[int], batch_size: int = 1024) -> dict:
     """braidrec's warm/cold metrics, the baselines, alignment, robustness, attention, coverage.
 
     The oracle is included when the dataset the features came from carries
     ground truth (the synthetic catalogue does).
+
+    Raises:
+        ValueError: as :func:`check_eval_settings`, before any work.
     """
+    check_eval_settings(ks, batch_size)
     trained = load_model_dir(model_dir, features_dir)
     data = EvalData.load(trained.features_dir)
     manifest = json.loads((Path(trained.features_dir) / contract.MANIFEST).read_text())

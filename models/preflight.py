@@ -1,11 +1,12 @@
-"""Refusing bad extraction-encoder, model and training settings before any stage runs (``braid run``).
+"""Refusing bad settings of every stage before any stage runs (``braid run``, ``bench.quality``).
 
-The model's settings are checked where they act, in the layers that read them
-(an encoder refuses its own options). ``braid run`` would otherwise reach them
-only after generating data and extracting features, minutes into a run. The
-pre-flight resolves the extraction's encoders (as extraction does first) and
-builds the model once over a stand-in vocabulary that has every modality, so
-the same checks run at the start and none is written twice.
+Each setting is checked where it acts: in the layer that reads it (an encoder
+refuses its own options), or at the start of its stage (export, recommend,
+evaluate). ``braid run`` would otherwise reach a bad one only after generating
+data, extracting features or training, minutes into a run. The pre-flight
+resolves the extraction's encoders (as extraction does first), builds the model
+once over a stand-in vocabulary that has every modality, and runs the later
+stages' own checks, so the same checks run at the start and none is written twice.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def stand_in_vocabulary(image_dim: int, text_embedding_dim: int) -> contract.Voc
 
 
 def check_settings(config: RunConfig) -> None:
-    """Raises what extraction's encoders and training would raise for the ``extract.image_encoder``,
-    ``extract.text_encoder``, ``model`` and ``train`` settings, without any data.
+    """Raises what the stages would raise for their settings, without any data.
+
+    Checked: ``extract.image_encoder`` and ``extract.text_encoder`` (resolved as extraction does),
+    the ``model`` and ``train`` sections (the model built over :func:`stand_in_vocabulary`), and
+    the ``eval``, ``export`` and ``recommend`` sections (their stages' own checks).
 
     Sets TensorFlow's threads per op to ``train.op_threads`` first: building the model runs
     TensorFlow ops, and TensorFlow fixes the count at its first op (see
@@ -50,10 +54,13 @@ def check_settings(config: RunConfig) -> None:
         ValueError: naming the setting and what to pass instead (``EncoderConfigError``, a ValueError,
             for an encoder path that does not exist or cannot be used).
     """
+    from braidrec.models.evaluate_run import check_eval_settings
     from braidrec.models.train import check_train_settings, optimizer
     from braidrec.models.two_tower import BraidModel
     from braidrec.pipeline.encoders import describe_encoders
+    from braidrec.pipeline.recommend import check_recommend_settings
     from braidrec.runtime import set_op_threads
+    from braidrec.serving.export import check_export_settings
 
     set_op_threads(config.train.op_threads)
     check_train_settings(config.train, config.model)
@@ -61,3 +68,6 @@ def check_settings(config: RunConfig) -> None:
     encoders = describe_encoders(config.extract)
     vocab = stand_in_vocabulary(encoders["image"]["dim"], encoders["text"]["dim"] if encoders["text"] else 0)
     BraidModel(vocab, config.model, config.extract, config.train)
+    check_eval_settings(config.eval.ks, config.eval.batch_size)
+    check_export_settings(config.export.name, config.export.k, config.export)
+    check_recommend_settings(config.recommend.k, config.recommend.batch_size)

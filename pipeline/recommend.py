@@ -149,6 +149,14 @@ def build_recommend_pipeline(p: beam.Pipeline, users: Sequence[str], handler: Sa
     )
 
 
+def check_recommend_settings(k: int, batch_size: int) -> None:
+    """Raises ValueError unless ``k`` (items per user) and ``batch_size`` (users per call) are >= 1."""
+    if k < 1:
+        raise ValueError(f"recommend k {k} must be >= 1 (items per user), e.g. --k 100")
+    if batch_size < 1:
+        raise ValueError(f"--recommend.batch_size {batch_size} must be >= 1 (users per SavedModel call)")
+
+
 def run_recommend(
     version_dir: str | Path,
     out_path: str | Path,
@@ -175,8 +183,13 @@ def run_recommend(
 
     Returns:
         The number of users recommended for.
+
+    Raises:
+        ValueError: as :func:`check_recommend_settings`, before any work.
     """
     import braidrec.serving.export as export
+
+    check_recommend_settings(k, batch_size)
 
     model = export.load_servable(version_dir)
     users = read_id_file(users_file, "user_id") if users_file else [u.decode() for u in model.all_user_ids().numpy()]

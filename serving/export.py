@@ -28,6 +28,8 @@ from braidrec.serving.module import RetrievalModule, ServingData
 from braidrec.serving.partitioned import PartitionedIndex
 from braidrec.serving.warmup import write_warmup
 
+INDEXES = ("brute_force", "partitioned")
+
 
 def next_version(model_base: Path) -> int:
     """One more than the largest integer version directory under ``model_base`` (1 if none)."""
@@ -58,18 +60,40 @@ def serving_data(model, data: EvalData) -> ServingData:
     )
 
 
+def check_index_settings(config: ExportConfig) -> None:
+    """Raises ValueError for an unknown ``export.index`` or partitioned-index settings out of range."""
+    if config.index not in INDEXES:
+        raise ValueError(f"--export.index {config.index!r}: use 'brute_force' or 'partitioned'")
+    if config.index_cells < 0:
+        raise ValueError(f"--export.index_cells {config.index_cells} must be >= 0 (0: about 2 * sqrt(items))")
+    if config.index_nprobe < 1:
+        raise ValueError(f"--export.index_nprobe {config.index_nprobe} must be >= 1 (cells searched per query)")
+
+
+def check_export_settings(name: str, k: int, config: ExportConfig) -> None:
+    """Raises what :func:`export` would raise for its settings, before any work.
+
+    Raises:
+        ValueError: ``name`` is not a plain directory name, ``k`` < 1, or as :func:`check_index_settings`.
+    """
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"export name {name!r} must be a plain directory name, e.g. --name braidrec")
+    if k < 1:
+        raise ValueError(f"export k {k} must be >= 1 (items the fixed-k signatures return), e.g. --k 100")
+    check_index_settings(config)
+
+
 def make_index(data: ServingData, config: ExportConfig):
     """The top-k index named by ``config.index`` over ``data``'s item embeddings, score offsets and id flags.
 
     Raises:
-        ValueError: an unknown index kind (the message lists the known ones).
+        ValueError: as :func:`check_index_settings`.
     """
+    check_index_settings(config)
     if config.index == "brute_force":
         return BruteForceIndex(data.item_embeddings, data.item_offsets, data.item_has_id)
-    if config.index == "partitioned":
-        return PartitionedIndex(data.item_embeddings, config.index_cells, config.index_nprobe,
-                                offsets=data.item_offsets, has_id=data.item_has_id)
-    raise ValueError(f"--export.index {config.index!r}: use 'brute_force' or 'partitioned'")
+    return PartitionedIndex(data.item_embeddings, config.index_cells, config.index_nprobe,
+                            offsets=data.item_offsets, has_id=data.item_has_id)
 
 
 def build_module(model_dir: str | Path, k: int, features_dir: str | Path | None = None, config: ExportConfig | None = None) -> RetrievalModule:
@@ -141,10 +165,10 @@ def export(model_dir: str | Path, export_base: str | Path, name: str, k: int, fe
         The new version directory ``export_base/name/<version>``.
 
     Raises:
-        ValueError: ``name`` is not a plain directory name, or the index kind is unknown.
+        ValueError: as :func:`check_export_settings`, before any work.
     """
-    if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"export name {name!r} must be a plain directory name, e.g. --name braidrec")
+    config = config or ExportConfig()
+    check_export_settings(name, k, config)
     return save_module(build_module(model_dir, k, features_dir, config), export_base, name)
 
 

@@ -1,4 +1,4 @@
-"""The pre-flight: training's settings checks, run before any stage and without data."""
+"""The pre-flight: every stage's settings checks, run before any stage and without data."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ BAD_SETTINGS = [
     ({"train.op_threads": -1}, "train.op_threads"),
     ({"extract.image_encoder": "/nonexistent/encoder.keras"}, "extract.image_encoder"),
     ({"extract.text_encoder": "/nonexistent/text_model"}, "extract.text_encoder"),
+    ({"eval.ks": [10, 0]}, "eval.ks"),
+    ({"eval.batch_size": 0}, "eval.batch_size"),
+    ({"export.name": "a/b"}, "export name"),
+    ({"export.k": 0}, "export k"),
+    ({"export.index": "hnsw"}, "export.index"),
+    ({"export.index_nprobe": 0}, "export.index_nprobe"),
+    ({"recommend.k": -5}, "recommend k"),
+    ({"recommend.batch_size": 0}, "recommend.batch_size"),
 ]
 
 
