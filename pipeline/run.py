@@ -64,19 +64,19 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
         ``{"run": path, "metrics": ..., "export": version dir, "recs": path}``.
 
     Raises:
-        ValueError: a model or training setting that training would refuse, before any stage runs
+        ValueError: a setting that a stage would refuse, before any stage runs
             (:func:`braidrec.models.preflight.check_settings`), or as the stages raise.
     """
     from braidrec.data.synth import generate_synthetic
-    from braidrec.models.preflight import check_settings
     from braidrec.models.evaluate_run import evaluate_model_dir, write_metrics
+    from braidrec.models.preflight import check_settings
     from braidrec.models.train import train
     from braidrec.pipeline.extract_runner import run_extract
     from braidrec.pipeline.fileutil import write_text_atomic
     from braidrec.pipeline.recommend import run_recommend
     from braidrec.serving.export import export
 
-    # Minutes of data generation and extraction come before training reads these settings.
+    # Minutes of data generation, extraction and training come before the later stages read their settings.
     check_settings(config)
     paths = RunPaths(Path(config.out))
     paths.root.mkdir(parents=True, exist_ok=True)
