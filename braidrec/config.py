@@ -81,7 +81,7 @@ class ModelConfig:
     # cold Recall@10 0.482 against 0.457, text search 0.957 against 0.860, warm equal; but ml-100k warm
     # Recall@10 / NDCG@10 0.216 / 0.117 against 0.223 / 0.121 (cold 0.271 against 0.270), lower on two
     # seeds of three. Real posters lose a little, so "item" stays the default and "catalogue" is the
-    # option for catalogues whose pictures' colours carry meaning (README, Losses).
+    # option for catalogues whose pictures' colours carry meaning (models/README.md, "Losses").
     image_normalization: str = "item"
     # With image_normalization catalogue: standardised values clipped to [-image_clip, image_clip]; 0: not
     # clipped; refused without catalogue standardisation of the descriptor, where it would do nothing.
@@ -122,12 +122,12 @@ class ModelConfig:
     # bench's), mean cold Recall@10 over seeds 0-2 at weights 0 / 1 / 2 / 3 / 4 / 5: 0.200 / 0.232 /
     # 0.246 / 0.252 / 0.256 / 0.257, a plateau from 3 (on the bench's split: 2 / 3 / 4 give 0.242 / 0.242 / 0.237).
     # Split seed 2 later (weights 3 / 4 / 6: 0.309 / 0.316 / 0.319) leans higher, the bench's split lower
-    # (0.242 / 0.237 / 0.226): over the three splits 3-6 lie within 0.002 (README, "Cold items: the content prior").
+    # (0.242 / 0.237 / 0.226): over the three splits 3-6 lie within 0.002 (models/README.md, "Cold items: the content prior").
     # Those figures scored cold items with the tower's vector; beside the taste profile (next) 2 / 3 / 4 lie
     # within 0.003 on split seeds 1 and 2, so it stays at 3. Re-checked on the 128-d towers (session 34,
     # `python -m bench.rescore_cold --prior-weights ... --profile-weights ...`, training seeds 0-2): at
     # weights 1.5 / 2 / 3 / 4, 0.283 / 0.285 / 0.285 / 0.283 on split seed 1 and 0.351 / 0.353 / 0.352 /
-    # 0.349 on split seed 2, a plateau on which 2 and 3 cannot be told apart, so it stays at 3 (README).
+    # 0.349 on split seed 2, a plateau on which 2 and 3 cannot be told apart, so it stays at 3 (models/README.md).
     cold_prior_weight: float = 3.0
     # Items without a trained id are scored against (1 - w) * the user tower's vector + w * the user's
     # taste profile (the normalised mean embedding of every item in their history, rescaled to the tower's
@@ -135,13 +135,13 @@ class ModelConfig:
     # user vector is unnormalised. Chosen on ml-100k split seeds 1 and 2 (other cold items than the bench's;
     # the default's towers, training seeds 0-2): mean cold Recall@10 at w = 0 / 0.25 / 0.5 / 0.75 / 1 was
     # 0.255 / 0.267 / 0.274 / 0.276 / 0.271 on split 1 and 0.308 / 0.324 / 0.335 / 0.336 / 0.331 on split 2,
-    # every seed gaining at 0.75 (README, "Cold items: the taste profile").
+    # every seed gaining at 0.75 (models/README.md, "Cold items: the taste profile").
     cold_profile_weight: float = 0.75
     # Attention fusion of items without a trained id, at inference: the fusion's logits are divided by this
     # temperature (1: the weights as trained; larger: closer to an even mix of the item's content modalities).
     # Training always fuses at 1. At 2 cold Recall@10 rose on two ml-100k splits of three and on the synthetic
     # catalogue, fell on the third, and text search stopped finding new items by their own text (0.71 -> 0.22
-    # Recall@10 on ml-100k): an option, not the default (README, "Cold items: the fusion temperature").
+    # Recall@10 on ml-100k): an option, not the default (models/README.md, "Cold items: the fusion temperature").
     cold_fusion_temperature: float = 1.0
     # "catalogue": after training, one constant is added to the score of every item without a trained id so
     # that such items take their catalogue share of the validation users' top-10 when warm and cold items
@@ -198,12 +198,12 @@ class TrainConfig:
     # pass. The default since 2026-12-03: ml-100k warm Recall@10 / NDCG@10 0.224 / 0.120, cold 0.269, against
     # 0.217 / 0.117 / 0.269 with in-batch negatives only and 256 alignment items (bench rows attention and
     # inbatch; over 5 seeds 0.224 / 0.121 against 0.218 / 0.119), and synthetic text-to-image Recall@10 0.889
-    # against 0.827 (README, Losses).
+    # against 0.827 (models/README.md, "Losses").
     alignment_negatives: bool = True
     # The validation metric that picks the best epoch and drives early stopping: recall@K or ndcg@K.
     # Validation holds one item per user, so Recall@10 over ~1000 users rests on ~200 hits and peaks on
     # lucky early epochs while test Recall@10 still rises. On ml-100k recall@50 picked later, better
-    # epochs than recall@10 in 6 runs of 7 (test Recall@10 0.205 vs 0.195; README, Training), and over
+    # epochs than recall@10 in 6 runs of 7 (test Recall@10 0.205 vs 0.195; models/README.md, "Training"), and over
     # 3 seeds of the bench it gave 0.209 / 0.109 / 0.236 against recall@10's 0.199 / 0.106 / 0.238
     # (bench rows attention and select_recall10).
     selection_metric: str = "recall@50"
@@ -214,7 +214,7 @@ class TrainConfig:
     # a better epoch must beat the best so far by more than this, else the best stays and patience runs
     # on. On ml-100k 0.002 is two validation users of 943; seed 0 of the default otherwise walked a
     # plateau by one-user steps from epoch 21 (val Recall@50 0.5514) to 30 (0.5536), 80 s of training
-    # for test Recall@10 0.204 against 0.207 at epoch 21 (README, Training). 0: any rise counts.
+    # for test Recall@10 0.204 against 0.207 at epoch 21 (models/README.md, "Training"). 0: any rise counts.
     min_delta: float = 0.002
     # Time constant, in epochs, of an exponential moving average of the weights, which validation,
     # early stopping and the saved model use (0: none; weight_ema_overwrite says what training does).

@@ -6,7 +6,7 @@ warm item's. Serving ranks the whole catalogue at once. On ml-100k the content
 prior, tuned on the cold task, lifted cold items into 34-44% of the top-10 slots
 (they are 10% of the catalogue and 12% of what users went on to watch), and the
 held-out warm item fell out of the top-10 for about a quarter of the users who
-had it there (README, "Cold items in a mixed ranking").
+had it there (models/README.md, "Cold items in a mixed ranking").
 
 :func:`mixed_task` is that whole-catalogue ranking on a split: the relevant items
 are the user's held-out warm item and every cold item they met from its time on

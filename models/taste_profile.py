@@ -8,7 +8,7 @@ of the catalogue embeddings of every item in their history (all of it, not
 the tower's window), answers that better. On ml-100k, where a cold item's
 interactions are spread over each user's whole timeline, scoring cold items
 against the profile instead of the tower's vector raised cold Recall@10 on
-every seed (README, "Cold items: the taste profile"); items with a trained id
+every seed (models/README.md, "Cold items: the taste profile"); items with a trained id
 keep the tower's vector, so warm rankings are unchanged.
 
 A profile is a centroid of the user's own items, so its dot products run higher

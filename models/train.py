@@ -261,7 +261,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     model.compile(optimizer=optimizer(config.train, steps_per_epoch))
     validation = BestValidationEpoch(data, config.train.selection_metric, config.train.patience, config.train.min_delta)
     # One iterator over the repeated data, not a new one per epoch: on a 2-core AMD VM about half
-    # the epochs otherwise waited 7-9 s at the epoch change with the CPU idle (README, training time).
+    # the epochs otherwise waited 7-9 s at the epoch change with the CPU idle (models/README.md, "Training").
     # The shuffle still reshuffles on each pass, and an epoch is still one pass.
     fit = model.fit(train_data.repeat(), steps_per_epoch=steps_per_epoch, epochs=config.train.epochs,
                     callbacks=[validation], verbose=config.train.verbose)

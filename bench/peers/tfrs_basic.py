@@ -13,7 +13,7 @@ cures: the sampling-bias (logQ) correction with accidental-hit removal (a batch 
 other copy as a negative), cosine scores at a temperature, and smaller batches at a
 lower rate (the tutorial's batch makes 11 steps an epoch). The peers ``tfrs_basic_*``
 in ``registry.py`` add the correction and the batches one at a time (a temperature
-added nothing in a scratch run: top-level README). What remains is the order-aware
+added nothing in a scratch run: models/README.md). What remains is the order-aware
 history tower, which is braidrec's user tower (bench variant ``id_only``).
 """
 
