@@ -143,6 +143,39 @@ def item_feature_spec(num_numeric: int, image_dim: int = IMAGE_DESCRIPTOR_DIM, t
     return spec
 
 
+
+def text_only_item_features(text: tf.Tensor, num_numeric: int, image_dim: int, thumbnail_bytes: int,
+                            text_embedding_dim: int = 0) -> dict:
+    """A batch of items made of ``text`` alone, shaped as :func:`item_feature_spec` parses them.
+
+    Every other modality is marked absent (no id, no image, no categories, every
+    numeric value masked), so the item tower places them by their text: what a
+    text query is at serving time.
+
+    Args:
+        text: string [batch].
+        num_numeric: numeric columns of the items table.
+        image_dim: length of the image vector.
+        thumbnail_bytes: length of the raw thumbnail (height x width x 3).
+        text_embedding_dim: length of the pretrained text embedding, 0 when none was extracted. A raw
+            query has no pretrained vector in-graph, so it is all zeros, which the tower reads as absent.
+    """
+    batch = tf.shape(text)[0]
+    features = {
+        ITEM_ID: tf.fill([batch], PAD),
+        TEXT: text,
+        HAS_TEXT: tf.ones([batch], tf.int64),
+        IMAGE: tf.zeros([batch, image_dim]),
+        THUMBNAIL: tf.fill([batch], tf.constant(bytes(thumbnail_bytes))),
+        HAS_IMAGE: tf.zeros([batch], tf.int64),
+        CATEGORICAL: tf.fill([batch, 1], PAD),
+        NUMERIC: tf.zeros([batch, num_numeric]),
+        NUMERIC_MASK: tf.zeros([batch, num_numeric]),
+    }
+    if text_embedding_dim:
+        features[TEXT_EMBEDDING] = tf.zeros([batch, text_embedding_dim])
+    return features
+
 HISTORY_SPEC = {
     USER_ID: tf.io.FixedLenFeature([], tf.string),
     HISTORY_ITEMS: tf.io.VarLenFeature(tf.string),

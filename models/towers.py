@@ -288,27 +288,13 @@ class ItemTower(keras.layers.Layer):
         return out["embedding"], out["weights"], out["modalities"][:, 0]
 
     def text_only_features(self, text: tf.Tensor) -> dict:
-        """Item features made of ``text`` alone: every other modality marked absent.
+        """Item features made of ``text`` alone (:func:`~braidrec.features.contract.text_only_item_features`).
 
         Used for cross-modal search: a text query becomes a point in the same
         space as the catalogue's fused item embeddings.
         """
-        batch = tf.shape(text)[0]
-        features = {
-            contract.ITEM_ID: tf.fill([batch], contract.PAD),
-            contract.TEXT: text,
-            contract.HAS_TEXT: tf.ones([batch], tf.int64),
-            contract.IMAGE: tf.zeros([batch, self.image_dim]),
-            contract.THUMBNAIL: tf.fill([batch], tf.constant(bytes(self.thumbnail_bytes))),
-            contract.HAS_IMAGE: tf.zeros([batch], tf.int64),
-            contract.CATEGORICAL: tf.fill([batch, 1], contract.PAD),
-            contract.NUMERIC: tf.zeros([batch, self.num_numeric]),
-            contract.NUMERIC_MASK: tf.zeros([batch, self.num_numeric]),
-        }
-        if self.text_embedding_dim:
-            # A raw query has no pretrained vector in-graph: the learned text encoder carries it.
-            features[contract.TEXT_EMBEDDING] = tf.zeros([batch, self.text_embedding_dim])
-        return features
+        return contract.text_only_item_features(text, self.num_numeric, self.image_dim, self.thumbnail_bytes,
+                                                self.text_embedding_dim)
 
     def encode_text(self, text: tf.Tensor) -> tf.Tensor:
         """Normalised embedding [batch, dim] of raw text queries (see :meth:`text_only_features`)."""
