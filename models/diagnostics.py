@@ -175,15 +175,23 @@ def robustness_report(model: BraidModel, data: EvalData, ks: list[int]) -> dict:
     return out
 
 
-def attention_report(weights: np.ndarray, modalities: list[str], catalogue: readers.Catalogue) -> dict:
-    """Mean fusion weight per modality, overall and per categorical token (the most frequent ones)."""
-    overall = {name: float(v) for name, v in zip(modalities, weights.mean(axis=0))}
+def attention_report(weights: np.ndarray, modalities: list[str], catalogue: readers.Catalogue,
+                     placed: np.ndarray | None = None) -> dict:
+    """Mean fusion weight per modality, overall and per categorical token (the most frequent ones).
+
+    Only over the ``placed`` rows (bool [items]; None: all): an item with no modality present has no
+    weights to average, and counting its zeros would understate every modality's share.
+    """
+    placed = np.ones(len(weights), bool) if placed is None else np.asarray(placed, bool)
+    overall = {name: float(v) for name, v in zip(modalities, weights[placed].mean(axis=0))} if placed.any() else {}
     tokens = catalogue.features.get(contract.CATEGORICAL)
     per_category = {}
     if tokens is not None:
         decoded = [[t.decode() if isinstance(t, bytes) else str(t) for t in row if t] for row in tokens]
         for token, _ in Counter(t for row in decoded for t in set(row)).most_common(TOP_CATEGORIES):
-            rows = [i for i, row in enumerate(decoded) if token in row]
+            rows = [i for i, row in enumerate(decoded) if token in row and placed[i]]
+            if not rows:
+                continue
             per_category[token] = {name: float(v) for name, v in zip(modalities, weights[rows].mean(axis=0))}
     return {"overall": overall, "per_category": per_category}
 

@@ -127,19 +127,22 @@ class CatalogueEmbeddings(NamedTuple):
         embeddings: float32 [items, dim].
         weights: float32 [items, modalities], the fusion weights.
         offsets: float32 [items], for items without a trained id the content prior (:class:`ContentPrior`)
-            plus the mixed-ranking calibration shift (``ItemTower.cold_shift``), else 0.
+            plus the mixed-ranking calibration shift (``ItemTower.cold_shift``), else 0; for items that
+            nothing places, ``towers.UNPLACED_OFFSET``.
         has_id: bool [items], the item's id is in the trained vocabulary.
+        placed: bool [items], a trained id or some enabled content places the item.
     """
 
     embeddings: np.ndarray
     weights: np.ndarray
     offsets: np.ndarray
     has_id: np.ndarray
+    placed: np.ndarray
 
 
 def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024) -> CatalogueEmbeddings:
     """The item tower's :class:`CatalogueEmbeddings` of every catalogue row."""
-    parts = {"embedding": [], "weights": [], "prior": [], "has_id": []}
+    parts = {"embedding": [], "weights": [], "prior": [], "has_id": [], "placed": []}
     for start in range(0, len(catalogue), batch_size):
         rows = np.arange(start, min(len(catalogue), start + batch_size))
         feats = {k: tf.constant(v) for k, v in catalogue.take(rows).items()}
@@ -215,12 +218,15 @@ def fit_cold_calibration(model: BraidModel, data: EvalData, k: int = 10) -> dict
     catalogue's candidates of the validation users' top-``k`` in the mixed ranking
     (:func:`~braidrec.models.mixed_ranking.fit_cold_shift`); None when there is nothing to calibrate.
 
+    Items that nothing places (no content either) rank below every placed item whatever the shift, so
+    they are left out of the share: placed new items do not take the slots those could not fill.
+
     Returns:
         ``{"shift", "target_share", "cold_share_before"}``.
     """
     model.item_tower.cold_shift.assign(0.0)
     items = item_embeddings(model, data.catalogue)
-    cold = ~items.has_id
+    cold = ~items.has_id & items.placed
     task = mixed_task(data, contract.SPLIT_VAL)
     if not cold.any() or not len(task.user_rows):
         return None

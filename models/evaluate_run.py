@@ -39,14 +39,19 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     items = item_embeddings(trained.model, data.catalogue, batch_size)
     metrics = {"braidrec": model_metrics(trained.model, data, sorted(set(ks) | {10}), batch_size=batch_size, items=items)}
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
-    metrics["attention"] = diagnostics.attention_report(items.weights, trained.model.item_tower.modalities, data.catalogue)
+    metrics["attention"] = diagnostics.attention_report(items.weights, trained.model.item_tower.modalities, data.catalogue,
+                                                        items.placed)
     metrics["alignment"] = diagnostics.alignment_report(trained.model, data.catalogue, unseen=data.cold_mask)
     metrics["alignment"]["text_search"] = diagnostics.text_search_report(
         trained.model, data.catalogue, items.embeddings, unseen=data.cold_mask, batch_size=batch_size)
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
     metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
     metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items)
-    metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)), "test_users": metrics["braidrec"]["warm"]["users"]}
+    # Items with neither a trained id nor content: nothing places them, so they rank below every other.
+    unplaced = ~items.placed
+    metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)),
+                        "unplaced_items": int(unplaced.sum()), "unplaced_cold_items": int(unplaced[data.cold_items].sum()),
+                        "test_users": metrics["braidrec"]["warm"]["users"]}
     return metrics
 
 

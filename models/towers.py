@@ -17,6 +17,10 @@ from braidrec.models.fusion import ModalityFusion
 
 TEXT_TOKENS = "text_tokens"
 SCORINGS = ("cosine", "dot")
+# The score offset of an item with neither a trained id nor any enabled content: nothing places it (its
+# embedding is the output projection's bias, the same for every such item), so it ranks below every item
+# that something places, and above the -1e30 of an empty slot.
+UNPLACED_OFFSET = -1e4
 
 
 def split_rows(values: tf.Tensor, count: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -139,7 +143,9 @@ class ItemTower(keras.layers.Layer):
             ``modalities`` [batch, M, dim] (each encoder's output, before fusion),
             ``mask`` [batch, M] (present and enabled; id dropout applied in training),
             ``prior`` [batch] (the score offset of items without a trained id: :class:`ContentPrior`'s
-            prior plus ``cold_shift``; 0 for items with a trained id, or in training), ``has_id`` [batch]
+            prior plus ``cold_shift``, and :data:`UNPLACED_OFFSET` for items not ``placed``; 0 for items with a
+            trained id, or in training), ``placed`` [batch] (some modality is present: a trained id or
+            enabled content), ``has_id`` [batch]
             (the id is in the trained vocabulary; items without one are scored with
             :func:`~braidrec.models.taste_profile.cold_item_queries`), and with ``scoring=dot``
             ``content`` [batch, dim] (the fused content alone, what an item without an id is).
@@ -187,6 +193,7 @@ class ItemTower(keras.layers.Layer):
         if fused_rows is not None:
             fuse_stacked, fuse_mask, fuse_present = split_rows(stacked, fused_rows)[0], mask[:fused_rows], id_present[:fused_rows]
         extra = {}
+        placed = tf.reduce_any(fuse_mask, axis=1)
         # Items fused without their id, at inference only (model.cold_fusion_temperature).
         temperature = None
         if not training and self.cold_fusion_temperature != 1.0:
@@ -205,11 +212,12 @@ class ItemTower(keras.layers.Layer):
         prior = tf.zeros(tf.shape(fuse_present), tf.float32) if groups is None else self.content_prior(groups, fuse_present)
         if not training:
             prior += tf.where(fuse_present, 0.0, self.cold_shift)
+            prior += tf.where(placed, 0.0, UNPLACED_OFFSET)
         # Keras marks a layer built only in __call__, and this is the tower's entry point: unbuilt,
         # tf.saved_model.save logs that it skips the tower ("not built") on every export.
         self.built = True
         return {"embedding": embedding, "weights": weights, "modalities": stacked, "mask": mask, "prior": prior,
-                "has_id": fuse_present, **extra}
+                "has_id": fuse_present, "placed": placed, **extra}
 
     def _dot_embedding(self, stacked: tf.Tensor, mask: tf.Tensor, temperature: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """``model.scoring=dot``: (embedding, weights, content embedding) of each item.

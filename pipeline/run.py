@@ -156,6 +156,11 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         lines.append(f"text search (search_text): an item's own text finds it in the top 10 for {search['recall@10']:.3f} "
                      f"of {search['items']} items{cold}")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
+    split = metrics.get("split", {})
+    if split.get("unplaced_items"):
+        lines.append(f"{split['unplaced_items']} items ({split['unplaced_cold_items']} of them cold) have neither a trained id "
+                     "nor any content: nothing places them, so they rank below every other item; give them text, an "
+                     "image, categories or numbers to recommend them")
     lines += [line for line in (prior_line(paths.model), profile_line(paths.model)) if line]
     mixed = metrics.get("mixed")
     if mixed:

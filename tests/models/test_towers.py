@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract, readers
-from braidrec.models.evaluate import item_embeddings
-from braidrec.models.towers import ItemTower, split_rows
+from braidrec.models.evaluate import catalogue_scores, item_embeddings
+from braidrec.models.towers import UNPLACED_OFFSET, ItemTower, split_rows
 from braidrec.models.two_tower import BraidModel
 
 
@@ -91,6 +91,42 @@ def test_content_is_augmented_only_where_the_id_is_dropped(tiny_run, catalogue, 
 def test_augmentation_without_id_dropout_is_refused(tiny_run):
     with pytest.raises(ValueError, match="id_dropout > 0, or also pass --model.text_token_dropout 0 --model.image_noise 0"):
         _model(tiny_run, id_dropout=0.0, text_token_dropout=0.3)
+
+
+
+def _without(catalogue, rows, ids=(), content=()):
+    """The catalogue with the ids of ``ids`` unknown and every content modality of ``content`` absent."""
+    features = {name: np.array(values, copy=True) for name, values in catalogue.features.items()}
+    item_ids = np.array(catalogue.item_ids, copy=True)
+    item_ids[list(ids)] = "not-an-item"
+    features[contract.ITEM_ID][list(ids)] = b"not-an-item"
+    for name, absent in ((contract.HAS_TEXT, 0), (contract.HAS_IMAGE, 0), (contract.CATEGORICAL, contract.PAD),
+                         (contract.NUMERIC_MASK, 0)):
+        features[name][list(content)] = absent
+    return readers.Catalogue(item_ids[rows], catalogue.titles[rows], {k: v[rows] for k, v in features.items()})
+
+
+@pytest.mark.parametrize("head", [{}, {"scoring": "dot", "history_norm": "pre"}])
+def test_items_that_nothing_places_rank_below_every_placed_item(tiny_run, catalogue, head):
+    model = _model(tiny_run, **head)
+    # Row 0: neither id nor content; row 1: content, no id; row 2: id, no content; the rest as they are.
+    rows = np.arange(12)
+    items = item_embeddings(model, _without(catalogue, rows, ids=[0, 1], content=[0, 2]))
+    np.testing.assert_array_equal(items.placed, [False] + [True] * 11)
+    np.testing.assert_array_equal(items.has_id[:3], [False, False, True])
+    assert items.offsets[0] <= UNPLACED_OFFSET + 10 and (np.abs(items.offsets[1:]) < 100).all()
+    rng = np.random.default_rng(0)
+    users, queries = rng.normal(size=(2, 50, items.embeddings.shape[1]))
+    scores = catalogue_scores(users, queries, rng.normal(size=50), items)
+    assert (scores[:, 0] < scores[:, 1:].min(axis=1)).all()
+
+
+def test_an_item_whose_only_modalities_are_disabled_is_not_placed(tiny_run, catalogue):
+    model = _model(tiny_run, disabled_modalities=["text", "image", "categorical", "numeric"])
+    items = item_embeddings(model, catalogue)
+    # Only a trained id places an item now.
+    np.testing.assert_array_equal(items.placed, items.has_id)
+    assert (~items.has_id).any()
 
 
 # SASRec's head: tied dot-product scoring over pre-norm blocks.
