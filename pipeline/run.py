@@ -168,7 +168,8 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
                      f"the top-10 for {mixed['warm_hits@10']:.3f} of users, cold items in {mixed['cold_share@10']:.3f} of "
                      f"the slots ({mixed['relevant_cold_share']:.3f} of what users met next)")
     catalogue = readers.load_catalogue(paths.features)
-    titles = dict(zip(catalogue.item_ids.tolist(), catalogue.titles.tolist()))
+    # An item whose title cell is empty is shown by its id.
+    titles = {item: title.strip() or item for item, title in zip(catalogue.item_ids.tolist(), catalogue.titles.tolist())}
     histories = {u.user_id: u for u in readers.load_histories(paths.features)}
     recs = pd.read_parquet(result["recs"])
     for user_id in sorted(recs["user_id"].unique())[:users]:
