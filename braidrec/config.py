@@ -59,6 +59,10 @@ class ExtractConfig:
     inference_batch_size: int = 64
     # Encoded items by content hash; "" = <features dir>/../.extract_cache, "none" = no cache.
     cache_dir: str = ""
+    # A dataset with bad records (an unknown item, a missing picture, an unreadable number): "refuse" it
+    # (every problem listed), or "dead_letter": run, sending each bad record to the dead letter (or dropping
+    # the one bad value), with the problems in the manifest (data/bad_records.py).
+    bad_records: str = "refuse"
 
 
 @dataclasses.dataclass

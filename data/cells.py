@@ -41,6 +41,19 @@ def normalize_id(value: Any) -> str | None:
     return str(value).strip()
 
 
+def _is_scalar(value: Any) -> bool:
+    return not is_missing(value) and isinstance(value, (str, int, float, np.integer, np.floating, np.bool_))
+
+
+def is_text(value: Any) -> bool:
+    """True for a present string or number, what a text cell may hold.
+
+    A list, a mapping or a bool there is a wrong-type cell (``braid data validate`` reports it);
+    the extractor reads it as missing rather than as its Python repr.
+    """
+    return _is_scalar(value) and not isinstance(value, (bool, np.bool_))
+
+
 def split_list(value: Any) -> list[str]:
     """A list-valued (categorical) cell as stripped strings.
 
@@ -49,11 +62,12 @@ def split_list(value: Any) -> list[str]:
             missing value.
 
     Returns:
-        The non-empty items; ``[]`` for None, NaN or ``''``.
+        The non-empty items; ``[]`` for None, NaN or ``''``, and for a mapping or a bool cell; items
+        of a list that are not scalars (a nested list or mapping) are left out. Validation reports both.
     """
     if isinstance(value, (list, tuple, np.ndarray)):
-        items = [str(v).strip() for v in value if not is_missing(v)]
-    elif is_missing(value):
+        items = [str(v).strip() for v in value if _is_scalar(v)]
+    elif is_missing(value) or isinstance(value, (dict, bool, np.bool_)):
         return []
     elif isinstance(value, str):
         items = [part.strip() for part in value.split("|")]

@@ -44,6 +44,7 @@ class Problem:
         message: what is wrong and how to fix it.
         omitted: for a summary line only, how many further problems of one kind were
             left out of the list (they still count).
+        kind: what sort of problem (``duplicate-id``, ``image-missing``...; see :data:`RECORD_KINDS`).
     """
 
     table: str
@@ -51,6 +52,7 @@ class Problem:
     column: str | None
     message: str
     omitted: int = 0
+    kind: str = ""
 
     def __str__(self) -> str:
         where = self.table
@@ -87,7 +89,7 @@ class _Collector:
         key = (table, column, kind)
         kept = self.kept.setdefault(key, [])
         if len(kept) < self.cap:
-            kept.append(Problem(table, row, column, message))
+            kept.append(Problem(table, row, column, message, kind=kind))
         else:
             self.extra[key] = self.extra.get(key, 0) + 1
 
@@ -98,7 +100,8 @@ class _Collector:
             if self.extra.get(key):
                 table, column, kind = key
                 count = self.extra[key]
-                result.append(Problem(table, None, column, f"... and {count} more '{kind}' problems", omitted=count))
+                result.append(Problem(table, None, column, f"... and {count} more '{kind}' problems", omitted=count,
+                                      kind=kind))
         return result
 
 

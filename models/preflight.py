@@ -54,6 +54,7 @@ def check_settings(config: RunConfig) -> None:
         ValueError: naming the setting and what to pass instead (``EncoderConfigError``, a ValueError,
             for an encoder path that does not exist or cannot be used).
     """
+    from braidrec.data.bad_records import check_bad_records
     from braidrec.models.evaluate_run import check_eval_settings
     from braidrec.models.train import check_train_settings, optimizer
     from braidrec.models.two_tower import BraidModel
@@ -65,6 +66,7 @@ def check_settings(config: RunConfig) -> None:
     set_op_threads(config.train.op_threads)
     check_train_settings(config.train, config.model)
     optimizer(config.train, steps_per_epoch=1)
+    check_bad_records(config.extract.bad_records)
     encoders = describe_encoders(config.extract)
     vocab = stand_in_vocabulary(encoders["image"]["dim"], encoders["text"]["dim"] if encoders["text"] else 0)
     BraidModel(vocab, config.model, config.extract, config.train)

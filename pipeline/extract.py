@@ -22,6 +22,7 @@ from braidrec.pipeline.extract_items import ExtractItems
 from braidrec.pipeline.extract_transforms import (
     DEAD_LETTER,
     MeanStd,
+    OneRowPerId,
     ParseInteraction,
     ParseUser,
     ReadTable,
@@ -115,11 +116,15 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
     vocab_dir = out_dir / contract.VOCAB_DIR
     encoder_info = encoder_info or encoders.describe_encoders(config)
 
-    item_results = (
-        p
-        | ReadTable(spec, spec.items)
-        | "ExtractItems" >> ExtractItems(spec, config.image_size, encoder_info, config.inference_batch_size, cache_in)
-    )
+    item_rows = p | ReadTable(spec, spec.items)
+    repeated_items = p | "NoRepeatedItems" >> beam.Create([])
+    if config.bad_records == "dead_letter":
+        # Validation let repeated ids through: one row per item, or the cache join and the catalogue would
+        # hold an item twice. Under "refuse" validation has ruled them out, and the shuffle is skipped.
+        one_per_id = item_rows | "OneRowPerItem" >> OneRowPerId(spec.items, "item_duplicate_id")
+        item_rows, repeated_items = one_per_id["rows"], one_per_id[DEAD_LETTER]
+    item_results = item_rows | "ExtractItems" >> ExtractItems(spec, config.image_size, encoder_info,
+                                                              config.inference_batch_size, cache_in)
     items = item_results["items"]
     if cache_out is not None:
         extract_cache.write_cache(item_results["cache"], cache_out, config.num_shards)
@@ -227,7 +232,8 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
     user_names = list(spec.users.numeric) if spec.users is not None else []
     _write_single(_numeric_stats(user_values, user_names, "Users"), vocab_dir / contract.USER_NUMERIC_STATS, "WriteUserNumericStats")
 
-    dead = (item_results["dead_letter"], parsed[DEAD_LETTER], user_dead, split_users[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
+    dead = ((repeated_items, item_results["dead_letter"], parsed[DEAD_LETTER], user_dead, split_users[DEAD_LETTER])
+            | "AllDeadLetters" >> beam.Flatten())
     _ = dead | "DeadJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True)) | "WriteDead" >> beam.io.WriteToText(
         str(out_dir / contract.DEAD_LETTER_DIR / "records.jsonl"), shard_name_template="", num_shards=1
     )

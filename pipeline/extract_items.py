@@ -69,7 +69,7 @@ class PrepareItem(beam.DoFn):
             yield dead_letter("items", None, f"column {table.id} is empty in row {json.dumps(row, default=str)[:200]}", "item_missing_id")
             return
         item_id = cells.normalize_id(row[table.id])
-        raw = " ".join(str(row[c]).strip() for c in table.text if not cells.is_missing(row.get(c)))
+        raw = " ".join(str(row[c]).strip() for c in table.text if cells.is_text(row.get(c)))
         text = text_normalization.normalize_text(raw)
         title_column = table.title or (table.text[0] if table.text else table.id)
         path, digest, problem = self._image(item_id, row.get(table.image) if table.image else None)
@@ -78,7 +78,7 @@ class PrepareItem(beam.DoFn):
         tokens, numeric, numeric_mask = categorical_and_numeric(row, table)
         base = {
             contract.ITEM_ID: item_id,
-            contract.TITLE: "" if cells.is_missing(row.get(title_column)) else str(row[title_column]),
+            contract.TITLE: str(row[title_column]) if cells.is_text(row.get(title_column)) else "",
             contract.TEXT: text,
             contract.HAS_TEXT: int(bool(text)),
             contract.CATEGORICAL: tokens,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 
 from braidrec.config import ExtractConfig
-from braidrec.data import validate
+from braidrec.data import bad_records, validate
 from braidrec.features import contract
 from braidrec.pipeline.beam_runner import open_pipeline
 from braidrec.pipeline.encoders import describe_encoders
@@ -53,10 +54,11 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
         The manifest.
 
     Raises:
-        validate.InvalidDatasetError: the dataset has problems (all of them are listed).
+        validate.InvalidDatasetError: the dataset has problems (all of them are listed), or with
+            ``extract.bad_records dead_letter`` problems of the whole dataset.
     """
     started = time.time()
-    spec = validate.ensure_valid(data_dir)
+    spec, let_through = bad_records.check_dataset(data_dir, config.bad_records)
     out_dir = Path(out_dir)
     encoder_info = describe_encoders(config)
     cache_dir = cache_location(out_dir, config)
@@ -85,8 +87,13 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
             "cache": str(cache_dir) if cache_dir else None,
             "seconds": round(time.time() - started, 1),
         }
+        manifest["validation"] = _validation(let_through, work, config.bad_records)
         (work / contract.MANIFEST).write_text(json.dumps(manifest, indent=2))
         replace_dir(work, out_dir)
+        if let_through:
+            logging.warning("extract: went on past %d bad records (--extract.bad_records dead_letter): %s; each is in %s",
+                            manifest["validation"]["problems"], manifest["validation"]["by_kind"],
+                            out_dir / contract.DEAD_LETTER_DIR / "validation.jsonl")
         if cache_work is not None:
             replace_dir(cache_work, cache_dir)
     finally:
@@ -94,6 +101,19 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
         if cache_work is not None:
             shutil.rmtree(cache_work, ignore_errors=True)
     return manifest
+
+
+def _validation(problems: list[validate.Problem], work: Path, mode: str) -> dict:
+    """The record problems a ``dead_letter`` run went on with: counted per kind in the manifest, each one
+    (up to ``validate.MAX_PER_KIND`` per table, column and kind) in ``dead_letter/validation.jsonl``."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[problem.kind] = counts.get(problem.kind, 0) + (problem.omitted or 1)
+    path = work / contract.DEAD_LETTER_DIR / "validation.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"table": p.table, "row": p.row, "column": p.column, "kind": p.kind,
+                                        "problem": p.message, "omitted": p.omitted}) + "\n" for p in problems))
+    return {"bad_records": mode, "problems": validate.count_problems(problems), "by_kind": dict(sorted(counts.items()))}
 
 
 def cache_location(out_dir: Path, config: ExtractConfig) -> Path | None:

@@ -83,19 +83,54 @@ def _float_or_nan(value) -> float:
     if cells.is_missing(value):
         return math.nan
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return math.nan
+    # An infinite number would poison the column's statistics: it is not a value (validation says so).
+    return number if math.isfinite(number) else math.nan
 
 
 def categorical_and_numeric(row: dict, table: layout.TableSpec) -> tuple[list[str], list[float], list[float]]:
     """A row's ``column=value`` tokens, numeric values (0 when missing) and their presence mask.
 
-    ``braid data validate`` reports numeric cells that do not parse; here they count as missing.
+    ``braid data validate`` reports numeric cells that do not parse or are not finite; here they count
+    as missing (with ``extract.bad_records dead_letter`` the manifest lists them).
     """
     tokens = [f"{c}={v}" for c in table.categorical for v in cells.split_list(row.get(c))]
     numeric = [_float_or_nan(row.get(c)) for c in table.numeric]
     return tokens, [0.0 if math.isnan(v) else v for v in numeric], [0.0 if math.isnan(v) else 1.0 for v in numeric]
+
+
+def _first_row_per_id(kv, table: str, kind: str):
+    row_id, rows = kv
+    rows = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
+    for _ in rows[1:]:
+        yield dead_letter(table, row_id, f"id repeated in the {table} table; keep one row per id", kind)
+    yield rows[0]
+
+
+class OneRowPerId(beam.PTransform):
+    """Rows -> one row per id (the first in sorted order, so every runner keeps the same), each repeat
+    of an id to the dead letter as ``kind``; rows without an id pass on, for the next step to dead-letter.
+
+    Outputs: ``rows`` (main) and :data:`DEAD_LETTER`.
+    """
+
+    def __init__(self, table: layout.TableSpec, kind: str):
+        super().__init__()
+        self._table, self._kind = table, kind
+
+    def expand(self, rows):
+        column, name = self._table.id, self._table.name
+        with_id, without_id = rows | "SplitById" >> beam.Partition(lambda row, _: int(cells.is_missing(row.get(column))), 2)
+        kept = (
+            with_id
+            | "KeyById" >> beam.Map(lambda row: (cells.normalize_id(row[column]), row))
+            | "GroupById" >> beam.GroupByKey()
+            | "FirstRowPerId" >> beam.FlatMap(_first_row_per_id, name, self._kind).with_outputs(DEAD_LETTER, main="rows")
+        )
+        return {"rows": (kept.rows, without_id) | "RowsWithAndWithoutId" >> beam.Flatten(),
+                DEAD_LETTER: kept[DEAD_LETTER]}
 
 
 class ParseUser(beam.DoFn):

@@ -36,6 +36,7 @@ BAD_SETTINGS = [
     ({"train.op_threads": -1}, "train.op_threads"),
     ({"extract.image_encoder": "/nonexistent/encoder.keras"}, "extract.image_encoder"),
     ({"extract.text_encoder": "/nonexistent/text_model"}, "extract.text_encoder"),
+    ({"extract.bad_records": "skip"}, "extract.bad_records"),
     ({"eval.ks": [10, 0]}, "eval.ks"),
     ({"eval.batch_size": 0}, "eval.batch_size"),
     ({"export.name": "a/b"}, "export name"),
