@@ -17,7 +17,8 @@ from braidrec.data.validate import InvalidDatasetError, Problem, validate_datase
 # Problems of one record (a row or a cell), which the extraction job can take on with
 # ``extract.bad_records dead_letter``: it dead-letters the record (an empty, repeated or unknown
 # id, a bad timestamp), or drops the one value (a picture that is missing or empty, a number or
-# text cell it cannot read) and keeps the rest of the record. Every other kind (a missing column,
+# text cell it cannot read) and keeps the rest of the record; an interaction whose user is not in the
+# users table is kept, and that user has no profile. Every other kind (a missing column,
 # an unreadable or empty table, a bad dataset.yaml) concerns the whole dataset and always refuses it.
 RECORD_KINDS = frozenset({"empty-id", "duplicate-id", "unknown-id", "timestamp", "not-numeric", "image-path",
                           "image-missing", "image-empty", "wrong-type"})
