@@ -1,8 +1,8 @@
 """Saving and restoring a trained model directory (``braid train --out RUN/model``).
 
-Layout: ``model.json`` (the configuration and the features directory it was
-trained on), ``weights/`` (a TensorFlow checkpoint), ``history.json``
-(per-epoch training log). The model is rebuilt from code and vocabularies and
+Layout: ``model.json`` (the configuration, the features directory it was
+trained on and a digest of that directory's vocabularies), ``weights/`` (a TensorFlow
+checkpoint), ``history.json`` (per-epoch training log). The model is rebuilt from code and vocabularies and
 the weights restored, which is robust across Keras versions in a way a pickled
 subclassed model is not.
 """
@@ -10,6 +10,7 @@ subclassed model is not.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.config_loader import from_dict
 from braidrec.features import contract
 from braidrec.models.two_tower import BraidModel
-from braidrec.pipeline.fileutil import atomic_dir
+from braidrec.pipeline.fileutil import atomic_dir, sha256_file
 
 MODEL_JSON = "model.json"
 WEIGHTS = "weights/ckpt"
@@ -43,6 +44,14 @@ def build_model(features_dir: Path, model: ModelConfig, extract: ExtractConfig, 
     return BraidModel(vocab, model, extract, train), vocab
 
 
+def vocabulary_digest(features_dir: str | Path) -> str:
+    """SHA-256 over every file of ``features_dir``'s vocabularies (names and contents): what the
+    embedding tables' rows and the lookups' indices mean."""
+    vocab_dir = Path(features_dir) / contract.VOCAB_DIR
+    lines = [f"{path.relative_to(vocab_dir)} {sha256_file(path)}" for path in sorted(vocab_dir.rglob("*")) if path.is_file()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def save_model_dir(out_dir: str | Path, trained: TrainedModel, history: dict) -> None:
     """Writes weights and metadata into the model directory ``out_dir``, created or replaced atomically
     (written to a temp dir beside it, then renamed)."""
@@ -52,6 +61,7 @@ def save_model_dir(out_dir: str | Path, trained: TrainedModel, history: dict) ->
         "extract": dataclasses.asdict(trained.extract_config),
         "train": dataclasses.asdict(trained.train_config),
         "modalities": trained.model.item_tower.modalities,
+        "vocabulary_sha256": vocabulary_digest(trained.features_dir),
     }
     with atomic_dir(Path(out_dir)) as work:
         trained.model.save_weights(str(work / WEIGHTS))
@@ -68,6 +78,8 @@ def load_model_dir(model_dir: str | Path, features_dir: str | Path | None = None
 
     Raises:
         FileNotFoundError: ``model_dir`` is not a trained model directory.
+        ValueError: the features directory's vocabularies are not those the model was trained on (it was
+            extracted again since, or is another dataset's), so the weights' rows would mean other items.
     """
     model_dir = Path(model_dir)
     meta_path = model_dir / MODEL_JSON
@@ -75,6 +87,12 @@ def load_model_dir(model_dir: str | Path, features_dir: str | Path | None = None
         raise FileNotFoundError(f"{model_dir}: no {MODEL_JSON}; pass the --out directory of `braid train`")
     meta = json.loads(meta_path.read_text())
     features = Path(features_dir or meta["features_dir"])
+    # Models saved before the digest existed are loaded unchecked.
+    if "vocabulary_sha256" in meta and vocabulary_digest(features) != meta["vocabulary_sha256"]:
+        raise ValueError(
+            f"{features}: its vocabularies are not those {model_dir} was trained on (extracted again since, or "
+            "another dataset's), so the model's embedding rows would mean other items and tokens. Pass the "
+            f"features directory it was trained on, or train again on these: braid train --features {features} --out DIR")
     model_cfg = from_dict(ModelConfig, meta["model"], f"{meta_path}:model")
     extract_cfg = from_dict(ExtractConfig, meta["extract"], f"{meta_path}:extract")
     train_cfg = from_dict(TrainConfig, meta["train"], f"{meta_path}:train")
