@@ -62,12 +62,12 @@ def split_list(value: Any) -> list[str]:
             missing value.
 
     Returns:
-        The non-empty items; ``[]`` for None, NaN or ``''``, and for a mapping or a bool cell; items
-        of a list that are not scalars (a nested list or mapping) are left out. Validation reports both.
+        The non-empty items; ``[]`` for None, NaN or ``''``, and for a mapping; items of a list that
+        are not scalars (a nested list or mapping) are left out. Validation reports both.
     """
     if isinstance(value, (list, tuple, np.ndarray)):
         items = [str(v).strip() for v in value if _is_scalar(v)]
-    elif is_missing(value) or isinstance(value, (dict, bool, np.bool_)):
+    elif is_missing(value) or isinstance(value, dict):
         return []
     elif isinstance(value, str):
         items = [part.strip() for part in value.split("|")]

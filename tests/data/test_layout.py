@@ -145,7 +145,7 @@ def test_bad_jsonl_line_is_named(tmp_path, tiny):
     # Wrong-type cells (validation reports them) read as missing, not as their Python repr.
     ([["nested"], "b", {"k": 1}, 3, True], ["b", "3", "True"]),
     ({"en": "x"}, []),
-    (True, []),
+    (True, ["True"]),  # a bool column's value, as before
 ])
 def test_split_list(value, expected):
     assert split_list(value) == expected
