@@ -227,6 +227,10 @@ class TrainConfig:
     # slows learning as the time constant grows). false: the average is kept aside (Polyak averaging):
     # training goes on from its own weights, validation and the saved model read the average.
     weight_ema_overwrite: bool = True
+    # Incremental training: a `braid train` output directory to start from ("": a fresh start). Its id,
+    # token and category rows go to the same ids in this model's vocabularies; new ones start fresh;
+    # every other trainable weight is copied (models/warm_start.py).
+    warm_start: str = ""
     seed: int = 0
     # Deterministic TensorFlow ops, so the same seed gives the same model whatever the machine's load
     # (process-wide: it stays on for later work in the same process).

@@ -15,6 +15,7 @@ from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
 from braidrec.models.evaluate import EvalData, fit_cold_calibration, model_metrics
+from braidrec.models.warm_start import check_warm_start, warm_start
 from braidrec.runtime import prepare_training
 
 VAL_METRIC = "val_recall@10"
@@ -57,10 +58,12 @@ def check_train_settings(train_config: TrainConfig, model_config: ModelConfig) -
 
     Raises:
         ValueError: an unknown ``train.selection_metric`` or ``train.examples``, a negative
-            ``train.min_delta``, or sequence examples with a non-causal history.
+            ``train.min_delta``, sequence examples with a non-causal history, or a ``train.warm_start``
+            that is no model directory.
     """
     selection_cutoff(train_config.selection_metric)
     check_min_delta(train_config.min_delta)
+    check_warm_start(train_config.warm_start)
     if train_config.examples not in EXAMPLES:
         raise ValueError(f"train.examples '{train_config.examples}' is not one of {EXAMPLES}")
     if train_config.examples == "sequence" and not model_config.history_causal:
@@ -244,6 +247,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     # Training items only, as everything training reads: cold items stay unseen.
     with_image = (np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0) & (data.train_counts > 0)
     model.item_tower.image_encoder.set_statistics(np.asarray(data.catalogue.features[contract.IMAGE])[with_image])
+    started_from = warm_start(model, data, config.train.warm_start) if config.train.warm_start else None
     train_data = datasets.retrieval_dataset(
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
         config.train.sampled_negatives, catalogue_features,
@@ -277,6 +281,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         # Fitting time until the best epoch's validation finished (setup and the later epochs excluded).
         "seconds_to_best_epoch": round(validation.seconds_to_best, 1),
         "train_examples": int((targets != contract.PAD).sum()),
+        "warm_start": started_from,
         "seconds": round(time.time() - started, 1),
     }
     history.update(after)

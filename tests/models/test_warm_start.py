@@ -1,0 +1,73 @@
+"""Incremental training: an earlier model's rows go to the same ids of new vocabularies."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from braidrec.models import checkpoint
+from braidrec.models.checkpoint import HISTORY_JSON, load_model_dir
+from braidrec.models.evaluate import EvalData
+from braidrec.models.warm_start import _build, check_warm_start, warm_start
+from tests.conftest import TINY_TRAIN, braid
+
+
+@pytest.fixture(scope="module")
+def other_split(tiny_run, tmp_path_factory):
+    """The tiny dataset extracted again with other cold items, so other item and token vocabularies."""
+    out = tmp_path_factory.mktemp("warm_start") / "features"
+    braid("extract", "--data", tiny_run["data"], "--out", out, "--extract.num_shards", "1", "--extract.split_seed", "1")
+    return out
+
+
+def _fresh(earlier, features, **model_changes):
+    model_config = dataclasses.replace(earlier.model_config, **model_changes)
+    return checkpoint.build_model(features, model_config, earlier.extract_config, earlier.train_config)[0]
+
+
+def _table(encoder):
+    lookup = getattr(encoder, "lookup", None) or encoder.vectorize
+    return lookup.get_vocabulary(), encoder.embedding.embeddings.numpy()
+
+
+def test_rows_follow_their_ids_and_every_other_weight_is_copied(tiny_run, other_split):
+    model = _fresh(load_model_dir(tiny_run["model"]), other_split)
+    out = warm_start(model, EvalData.load(other_split), tiny_run["model"])
+    earlier = load_model_dir(tiny_run["model"])
+    _build(earlier.model, EvalData.load(tiny_run["features"]))  # Keras makes the weights on first call
+
+    for name in ("id_encoder", "text_encoder"):
+        (old_keys, old_rows), (new_keys, new_rows) = (_table(getattr(m.item_tower, name)) for m in (earlier.model, model))
+        shared, new_only = set(old_keys) & set(new_keys), set(new_keys) - set(old_keys)
+        assert len(shared) > 10 and (new_only or name == "text_encoder")
+        for key in shared:
+            np.testing.assert_array_equal(new_rows[new_keys.index(key)], old_rows[old_keys.index(key)])
+        # An id the earlier model never saw starts as a fresh model's: no earlier row.
+        for key in new_only:
+            assert not np.isclose(old_rows, new_rows[new_keys.index(key)]).all(axis=1).any()
+    np.testing.assert_array_equal(model.item_tower.output_projection.kernel.numpy(),
+                                  earlier.model.item_tower.output_projection.kernel.numpy())
+    id_table = out["tables"][model.item_tower.id_encoder.embedding.embeddings.name]
+    assert id_table["kept"] < id_table["rows"] and out["copied"] > 20
+
+
+def test_training_starts_from_the_earlier_model_and_says_so(tiny_run, other_split, tmp_path):
+    braid("train", "--features", other_split, "--out", tmp_path / "model", *TINY_TRAIN,
+          "--train.warm_start", tiny_run["model"])
+    history = json.loads((tmp_path / "model" / HISTORY_JSON).read_text())
+    assert history["warm_start"]["from"] == str(Path(tiny_run["model"]).resolve())
+    assert history["warm_start"]["copied"] > 20
+
+
+def test_other_model_settings_are_refused_naming_the_weight(tiny_run, other_split):
+    model = _fresh(load_model_dir(tiny_run["model"]), other_split, embedding_dim=16)
+    with pytest.raises(ValueError, match="warm start needs the same model settings"):
+        warm_start(model, EvalData.load(other_split), tiny_run["model"])
+
+
+def test_a_warm_start_that_is_no_model_directory_is_refused(tmp_path):
+    check_warm_start("")
+    with pytest.raises(ValueError, match="--train.warm_start .* no model.json"):
+        check_warm_start(str(tmp_path))
