@@ -38,7 +38,7 @@ def _build(model: BraidModel, data: EvalData) -> None:
 def _vocabulary_tables(model: BraidModel) -> dict[int, list[str]]:
     """id(embedding table) -> the vocabulary that indexes its rows (special tokens included)."""
     tables = {}
-    for layer in model._flatten_layers():
+    for layer in model.submodules:
         if isinstance(layer, (encoders.IdEncoder, encoders.CategoricalEncoder)):
             tables[id(layer.embedding.embeddings)] = layer.lookup.get_vocabulary()
         elif isinstance(layer, encoders.TextEncoder):
