@@ -73,20 +73,19 @@ def warm_start(model: BraidModel, data: EvalData, earlier_dir: str | Path) -> di
                          f"this one {len(new_weights)}; warm start needs the same model settings (see its model.json)")
     out: dict = {"from": str(Path(earlier_dir).resolve()), "copied": 0, "tables": {}}
     for old, new in zip(old_weights, new_weights):
-        if old.shape[1:] != new.shape[1:] or (id(new) in new_tables) != (id(old) in old_tables):
+        table = id(new) in new_tables
+        # A table may change its row count (its vocabulary); any other weight must keep its shape.
+        if table != (id(old) in old_tables) or old.shape[1:] != new.shape[1:] or (not table and old.shape != new.shape):
             raise ValueError(f"--train.warm_start {earlier_dir}: weight {new.name} is {list(old.shape)} there and "
                              f"{list(new.shape)} here; warm start needs the same model settings and feature columns")
-        if id(new) in new_tables:
+        if table:
             rows = keras.utils.warmstart_embedding_matrix(
                 old_tables[id(old)], new_tables[id(new)], old, keras.initializers.Constant(new.numpy()))
             new.assign(rows)
             kept = len(set(old_tables[id(old)]) & set(new_tables[id(new)]))
             out["tables"][new.name] = {"rows": int(new.shape[0]), "kept": kept}
-        elif old.shape == new.shape:
+        else:
             new.assign(old)
             out["copied"] += 1
-        else:
-            raise ValueError(f"--train.warm_start {earlier_dir}: weight {new.name} is {list(old.shape)} there and "
-                             f"{list(new.shape)} here; warm start needs the same model settings and feature columns")
     return out
 
