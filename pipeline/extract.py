@@ -26,7 +26,7 @@ from braidrec.pipeline.extract_transforms import (
     ParseInteraction,
     ParseUser,
     ReadTable,
-    dead_letter,
+    first_of_repeats,
     frequency_sorted,
 )
 
@@ -83,11 +83,10 @@ def _join_profile(kv, cold):
     """
     user_id, groups = kv
     pairs = list(groups["pairs"])
-    profiles = sorted(groups["profile"], key=lambda prof: json.dumps(prof, sort_keys=True))
-    for _ in profiles[1:]:
-        yield dead_letter("users", user_id, "user id repeated in the users table; keep one row per user", "user_duplicate_id")
+    profile, repeats = first_of_repeats(groups["profile"], "users", user_id, "user", "user_duplicate_id")
+    yield from repeats
     if pairs:
-        yield splits.split_user(user_id, pairs, cold, profiles[0] if profiles else None)
+        yield splits.split_user(user_id, pairs, cold, profile)
 
 
 def _count(pcoll, name: str):
@@ -121,7 +120,7 @@ def build_extract_pipeline(p: beam.Pipeline, spec: layout.DatasetSpec, config: E
     if config.bad_records == "dead_letter":
         # Validation let repeated ids through: one row per item, or the cache join and the catalogue would
         # hold an item twice. Under "refuse" validation has ruled them out, and the shuffle is skipped.
-        one_per_id = item_rows | "OneRowPerItem" >> OneRowPerId(spec.items, "item_duplicate_id")
+        one_per_id = item_rows | "OneRowPerItem" >> OneRowPerId(spec.items, "item", "item_duplicate_id")
         item_rows, repeated_items = one_per_id["rows"], one_per_id[DEAD_LETTER]
     item_results = item_rows | "ExtractItems" >> ExtractItems(spec, config.image_size, encoder_info,
                                                               config.inference_batch_size, cache_in)

@@ -101,24 +101,32 @@ def categorical_and_numeric(row: dict, table: layout.TableSpec) -> tuple[list[st
     return tokens, [0.0 if math.isnan(v) else v for v in numeric], [0.0 if math.isnan(v) else 1.0 for v in numeric]
 
 
-def _first_row_per_id(kv, table: str, kind: str):
-    row_id, rows = kv
+def first_of_repeats(rows, table: str, row_id: str, noun: str, kind: str) -> tuple[dict | None, list]:
+    """(the first of the rows one id has, in sorted order so that every runner keeps the same, or None when
+    there is none; a dead letter ``kind`` per other row)."""
     rows = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
-    for _ in rows[1:]:
-        yield dead_letter(table, row_id, f"id repeated in the {table} table; keep one row per id", kind)
-    yield rows[0]
+    repeats = [dead_letter(table, row_id, f"{noun} id repeated in the {table} table; keep one row per {noun}", kind)
+               for _ in rows[1:]]
+    return (rows[0] if rows else None), repeats
+
+
+def _first_row_per_id(kv, table: str, noun: str, kind: str):
+    row, repeats = first_of_repeats(kv[1], table, kv[0], noun, kind)
+    yield from repeats
+    yield row
 
 
 class OneRowPerId(beam.PTransform):
     """Rows -> one row per id (the first in sorted order, so every runner keeps the same), each repeat
-    of an id to the dead letter as ``kind``; rows without an id pass on, for the next step to dead-letter.
+    of an id to the dead letter as ``kind`` (its reason names the ``noun``: "item id repeated ..."); rows
+    without an id pass on, for the next step to dead-letter.
 
     Outputs: ``rows`` (main) and :data:`DEAD_LETTER`.
     """
 
-    def __init__(self, table: layout.TableSpec, kind: str):
+    def __init__(self, table: layout.TableSpec, noun: str, kind: str):
         super().__init__()
-        self._table, self._kind = table, kind
+        self._table, self._noun, self._kind = table, noun, kind
 
     def expand(self, rows):
         column, name = self._table.id, self._table.name
@@ -127,7 +135,7 @@ class OneRowPerId(beam.PTransform):
             with_id
             | "KeyById" >> beam.Map(lambda row: (cells.normalize_id(row[column]), row))
             | "GroupById" >> beam.GroupByKey()
-            | "FirstRowPerId" >> beam.FlatMap(_first_row_per_id, name, self._kind).with_outputs(DEAD_LETTER, main="rows")
+            | "FirstRowPerId" >> beam.FlatMap(_first_row_per_id, name, self._noun, self._kind).with_outputs(DEAD_LETTER, main="rows")
         )
         return {"rows": (kept.rows, without_id) | "RowsWithAndWithoutId" >> beam.Flatten(),
                 DEAD_LETTER: kept[DEAD_LETTER]}
