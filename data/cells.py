@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 MAX_TIMESTAMP = int(dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+# What a text cell, or an item of a list cell, may hold (``braid data validate`` reports anything else).
+SCALARS = (str, int, float, np.integer, np.floating)
 
 
 def is_missing(value: Any) -> bool:
@@ -42,7 +44,8 @@ def normalize_id(value: Any) -> str | None:
 
 
 def _is_scalar(value: Any) -> bool:
-    return not is_missing(value) and isinstance(value, (str, int, float, np.integer, np.floating, np.bool_))
+    # NumPy bools too: the items of a Parquet bool list keep their values.
+    return not is_missing(value) and isinstance(value, SCALARS + (np.bool_,))
 
 
 def is_text(value: Any) -> bool:

@@ -13,10 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from braidrec.data.cells import is_missing
+from braidrec.data.cells import SCALARS, is_missing, is_text
 from braidrec.data.layout import TableSpec
-
-SCALARS = (str, int, float, np.integer, np.floating)
 
 
 def _describe(value: Any) -> str:
@@ -25,7 +23,7 @@ def _describe(value: Any) -> str:
 
 
 def _text_problem(value: Any) -> str | None:
-    if is_missing(value) or isinstance(value, SCALARS) and not isinstance(value, bool):
+    if is_missing(value) or is_text(value):
         return None
     return f"holds a {_describe(value)}; text cells must be strings"
 
