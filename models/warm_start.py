@@ -17,8 +17,9 @@ import tf_keras as keras
 
 from braidrec.features import contract
 from braidrec.models import encoders
+from braidrec.models.datasets import tower_profiles
 from braidrec.models.checkpoint import MODEL_JSON, load_model_dir
-from braidrec.models.evaluate import EvalData, item_embeddings, task_scores
+from braidrec.models.evaluate import EvalData, item_embeddings, user_embeddings
 from braidrec.models.two_tower import BraidModel
 
 
@@ -30,9 +31,11 @@ def check_warm_start(path: str) -> None:
 
 
 def _build(model: BraidModel, data: EvalData) -> None:
-    """Creates every weight the towers have (Keras makes them on first call) by scoring the val task."""
+    """Creates every weight the towers have (Keras makes them on first call): the catalogue through the
+    item tower, one validation user through the user tower."""
+    item_embeddings(model, data.catalogue)
     ids, histories, _, _ = data.warm_task(contract.SPLIT_VAL)
-    task_scores(model, data, contract.SPLIT_VAL, ids[:1], histories[:1], item_embeddings(model, data.catalogue))
+    user_embeddings(model, ids[:1], histories[:1], profiles=tower_profiles(model.user_tower, data.histories, ids[:1]))
 
 
 def _vocabulary_tables(model: BraidModel) -> dict[int, list[str]]:
