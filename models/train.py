@@ -247,7 +247,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
     # Training items only, as everything training reads: cold items stay unseen.
     with_image = (np.asarray(data.catalogue.features[contract.HAS_IMAGE]) > 0) & (data.train_counts > 0)
     model.item_tower.image_encoder.set_statistics(np.asarray(data.catalogue.features[contract.IMAGE])[with_image])
-    started_from = warm_start(model, data, config.train.warm_start) if config.train.warm_start else None
+    started_from = warm_start(model, vocab, data, config.train.warm_start) if config.train.warm_start else None
     train_data = datasets.retrieval_dataset(
         data.catalogue, users, histories, targets, probabilities, config.train.batch_size, config.train.seed,
         config.train.sampled_negatives, catalogue_features,

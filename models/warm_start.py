@@ -5,7 +5,8 @@ Starting from the earlier model instead of from scratch keeps what it learned: e
 an id, text token or category goes to the same id in the new vocabularies
 (``tf.keras.utils.warmstart_embedding_matrix``), ids the earlier model never saw start as a fresh model
 would, and every other trainable weight is copied. Non-trainable state (image statistics, the content
-prior, the cold calibration) is refitted from the new data, as in any training run.
+prior, the cold calibration) is refitted from the new data, as in any training run. The earlier model is
+rebuilt from its own copy of the vocabularies, so its features directory may have been extracted again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tf_keras as keras
 from braidrec.features import contract
 from braidrec.models import encoders
 from braidrec.models.datasets import tower_profiles
-from braidrec.models.checkpoint import MODEL_JSON, load_model_dir
+from braidrec.models.checkpoint import MODEL_JSON, load_model_alone
 from braidrec.models.evaluate import EvalData, item_embeddings, user_embeddings
 from braidrec.models.two_tower import BraidModel
 
@@ -38,6 +39,22 @@ def _build(model: BraidModel, data: EvalData) -> None:
     user_embeddings(model, ids[:1], histories[:1], profiles=tower_profiles(model.user_tower, data.histories, ids[:1]))
 
 
+def _check_inputs(earlier: contract.Vocabularies, vocab: contract.Vocabularies, earlier_dir: str | Path) -> None:
+    """Raises ValueError naming the input whose columns or encoder differ: its weights would keep their shape
+    but read other values (numeric columns in another order, another image encoder of the same size)."""
+    inputs = {
+        "numeric columns": (earlier.numeric_names, vocab.numeric_names),
+        "user numeric columns": (earlier.user_numeric_names, vocab.user_numeric_names),
+        "image encoder": (earlier.encoders.get("image"), vocab.encoders.get("image")),
+        "text encoder": (earlier.encoders.get("text"), vocab.encoders.get("text")),
+    }
+    for name, (there, here) in inputs.items():
+        if there != here:
+            raise ValueError(f"--train.warm_start {earlier_dir}: {name} {there} there and {here} here; warm start "
+                             "needs the same feature columns and encoders: extract with the earlier settings, or "
+                             "train from scratch")
+
+
 def _vocabulary_tables(model: BraidModel) -> dict[int, list[str]]:
     """id(embedding table) -> the vocabulary that indexes its rows (special tokens included)."""
     tables = {}
@@ -49,25 +66,28 @@ def _vocabulary_tables(model: BraidModel) -> dict[int, list[str]]:
     return tables
 
 
-def warm_start(model: BraidModel, data: EvalData, earlier_dir: str | Path) -> dict:
+def warm_start(model: BraidModel, vocab: contract.Vocabularies, data: EvalData, earlier_dir: str | Path) -> dict:
     """Sets ``model``'s trainable weights from the model in ``earlier_dir``.
 
     Args:
         model: a fresh model over this run's vocabularies.
+        vocab: those vocabularies.
         data: this run's evaluation data (its catalogue builds the weights).
-        earlier_dir: a `braid train` output directory, loaded over the features it was trained on.
+        earlier_dir: a `braid train` output directory, rebuilt from its own vocabularies.
 
     Returns:
         ``{"from", "copied", "tables": {name: {"rows", "kept"}}}``: weights copied whole, and per
         vocabulary-indexed table its rows and how many kept an earlier row.
 
     Raises:
-        ValueError: ``earlier_dir`` is no model directory, or a weight's shape differs (other model settings,
-            or other numeric, image or pretrained-text features), naming the weight.
+        ValueError: ``earlier_dir`` is no model directory; its numeric columns or encoders differ, naming them;
+            or a weight's shape differs (other model settings), naming the weight.
     """
     check_warm_start(str(earlier_dir))
-    earlier = load_model_dir(earlier_dir)
-    _build(earlier.model, EvalData.load(earlier.features_dir))
+    earlier = load_model_alone(earlier_dir)
+    _check_inputs(earlier.vocab, vocab, earlier_dir)
+    # This run's data builds the earlier towers too: same columns, and ids it never saw look up as unknown.
+    _build(earlier.model, data)
     _build(model, data)
     old_tables, new_tables = _vocabulary_tables(earlier.model), _vocabulary_tables(model)
     old_weights, new_weights = earlier.model.trainable_weights, model.trainable_weights

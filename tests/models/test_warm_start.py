@@ -2,15 +2,17 @@
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from braidrec.features import contract
 from braidrec.models import checkpoint
-from braidrec.models.checkpoint import HISTORY_JSON, load_model_dir
+from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON, load_model_dir
 from braidrec.models.evaluate import EvalData
-from braidrec.models.warm_start import _build, check_warm_start, warm_start
+from braidrec.models.warm_start import _build, _check_inputs, check_warm_start, warm_start
 from tests.conftest import TINY_TRAIN, braid
 
 
@@ -23,8 +25,9 @@ def other_split(tiny_run, tmp_path_factory):
 
 
 def _fresh(earlier, features, **model_changes):
+    """A fresh model over ``features`` with the earlier one's settings, and its vocabularies."""
     model_config = dataclasses.replace(earlier.model_config, **model_changes)
-    return checkpoint.build_model(features, model_config, earlier.extract_config, earlier.train_config)[0]
+    return checkpoint.build_model(features, model_config, earlier.extract_config, earlier.train_config)
 
 
 def _table(encoder):
@@ -32,9 +35,17 @@ def _table(encoder):
     return lookup.get_vocabulary(), encoder.embedding.embeddings.numpy()
 
 
-def test_rows_follow_their_ids_and_every_other_weight_is_copied(tiny_run, other_split):
-    model = _fresh(load_model_dir(tiny_run["model"]), other_split)
-    out = warm_start(model, EvalData.load(other_split), tiny_run["model"])
+@pytest.mark.parametrize("earlier_features", ["kept", "extracted_again"])
+def test_rows_follow_their_ids_and_every_other_weight_is_copied(tiny_run, other_split, tmp_path, earlier_features):
+    earlier_dir = tiny_run["model"]
+    if earlier_features == "extracted_again":
+        # Tonight's extraction replaced last night's features in place: the model's own vocabularies remain.
+        earlier_dir = tmp_path / "model"
+        shutil.copytree(tiny_run["model"], earlier_dir)
+        meta = json.loads((earlier_dir / MODEL_JSON).read_text())
+        (earlier_dir / MODEL_JSON).write_text(json.dumps({**meta, "features_dir": str(other_split)}))
+    model, vocab = _fresh(load_model_dir(tiny_run["model"]), other_split)
+    out = warm_start(model, vocab, EvalData.load(other_split), earlier_dir)
     earlier = load_model_dir(tiny_run["model"])
     _build(earlier.model, EvalData.load(tiny_run["features"]))  # Keras makes the weights on first call
 
@@ -62,9 +73,22 @@ def test_training_starts_from_the_earlier_model_and_says_so(tiny_run, other_spli
 
 
 def test_other_model_settings_are_refused_naming_the_weight(tiny_run, other_split):
-    model = _fresh(load_model_dir(tiny_run["model"]), other_split, embedding_dim=16)
+    model, vocab = _fresh(load_model_dir(tiny_run["model"]), other_split, embedding_dim=16)
     with pytest.raises(ValueError, match="warm start needs the same model settings"):
-        warm_start(model, EvalData.load(other_split), tiny_run["model"])
+        warm_start(model, vocab, EvalData.load(other_split), tiny_run["model"])
+
+
+@pytest.mark.parametrize("field, changed", [
+    ("numeric_names", lambda names: names[::-1]),
+    ("encoders", lambda encoders: {**encoders, "image": {**encoders["image"], "signature": "other"}}),
+])
+def test_other_feature_columns_or_encoders_are_refused_naming_them(tiny_run, field, changed):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    assert len(vocab.numeric_names) > 1
+    _check_inputs(vocab, vocab, "EARLIER")
+    other = dataclasses.replace(vocab, **{field: changed(getattr(vocab, field))})
+    with pytest.raises(ValueError, match="--train.warm_start EARLIER: .* there and .* here; warm start needs the same"):
+        _check_inputs(vocab, other, "EARLIER")
 
 
 def test_a_warm_start_that_is_no_model_directory_is_refused(tmp_path):
