@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from braidrec.features import contract
 from braidrec.pipeline.beam_runner import open_pipeline
 from braidrec.pipeline.encoders import describe_encoders
 from braidrec.pipeline.extract import COUNTS_FILE, build_extract_pipeline
-from braidrec.pipeline.fileutil import replace_dir, sha256_file, temp_dir_beside
+from braidrec.pipeline.fileutil import atomic_dir, sha256_file
 
 
 def _schema(num_numeric: int, encoder_info: dict) -> dict:
@@ -62,9 +62,11 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
     out_dir = Path(out_dir)
     encoder_info = describe_encoders(config)
     cache_dir = cache_location(out_dir, config)
-    work = temp_dir_beside(out_dir)
-    cache_work = temp_dir_beside(cache_dir) if cache_dir else None
-    try:
+    # The cache is replaced before the features (the stack unwinds in reverse); either is replaced only
+    # when the whole job succeeded.
+    with contextlib.ExitStack() as outputs:
+        work = outputs.enter_context(atomic_dir(out_dir))
+        cache_work = outputs.enter_context(atomic_dir(cache_dir)) if cache_dir else None
         with open_pipeline(beam_args) as p:
             runner = type(p.runner).__name__
             cache_in = cache_dir if cache_dir and cache_dir.is_dir() else None
@@ -89,17 +91,10 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
         }
         manifest["validation"] = _validation(let_through, work, config.bad_records)
         (work / contract.MANIFEST).write_text(json.dumps(manifest, indent=2))
-        replace_dir(work, out_dir)
-        if let_through:
-            logging.warning("extract: went on past %d bad records (--extract.bad_records dead_letter): %s; each is in %s",
-                            manifest["validation"]["problems"], manifest["validation"]["by_kind"],
-                            out_dir / contract.DEAD_LETTER_DIR / "validation.jsonl")
-        if cache_work is not None:
-            replace_dir(cache_work, cache_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if cache_work is not None:
-            shutil.rmtree(cache_work, ignore_errors=True)
+    if let_through:
+        logging.warning("extract: went on past %d bad records (--extract.bad_records dead_letter): %s; each is in %s",
+                        manifest["validation"]["problems"], manifest["validation"]["by_kind"],
+                        out_dir / contract.DEAD_LETTER_DIR / "validation.jsonl")
     return manifest
 
 
