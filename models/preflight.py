@@ -34,7 +34,7 @@ def stand_in_vocabulary(image_dim: int, text_embedding_dim: int) -> contract.Voc
     )
 
 
-def check_settings(config: RunConfig) -> None:
+def check_settings(config: RunConfig) -> dict:
     """Raises what the stages would raise for their settings, without any data.
 
     Checked: ``extract.image_encoder`` and ``extract.text_encoder`` (resolved as extraction does),
@@ -49,6 +49,10 @@ def check_settings(config: RunConfig) -> None:
 
     Args:
         config: the run's configuration.
+
+    Returns:
+        The encoders as :func:`braidrec.pipeline.encoders.describe_encoders` resolved them, for extraction to
+        reuse: resolving an encoder given by a model path loads the model.
 
     Raises:
         ValueError: naming the setting and what to pass instead (``EncoderConfigError``, a ValueError,
@@ -73,3 +77,4 @@ def check_settings(config: RunConfig) -> None:
     check_eval_settings(config.eval.ks, config.eval.batch_size)
     check_export_settings(config.export.name, config.export.k, config.export)
     check_recommend_settings(config.recommend.k, config.recommend.batch_size)
+    return encoders

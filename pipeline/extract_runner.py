@@ -38,7 +38,8 @@ def _accounting(counts: dict) -> dict:
     return {**parts, "accounted": total, "read": read, "balanced": total == read}
 
 
-def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig, beam_args: list[str] | None = None) -> dict:
+def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig, beam_args: list[str] | None = None,
+                encoder_info: dict | None = None) -> dict:
     """Validates the dataset, runs the Beam job and writes ``manifest.json``.
 
     Outputs appear at ``out_dir`` only when the whole job succeeded.
@@ -49,6 +50,7 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
         config: extraction settings.
         beam_args: standard Beam pipeline options, e.g. ``["--runner=DirectRunner",
             "--direct_running_mode=multi_processing", "--direct_num_workers=2"]``.
+        encoder_info: ``describe_encoders(config)`` when the caller has it already (resolved when None).
 
     Returns:
         The manifest.
@@ -60,7 +62,7 @@ def run_extract(data_dir: str | Path, out_dir: str | Path, config: ExtractConfig
     started = time.time()
     spec, let_through = bad_records.check_dataset(data_dir, config.bad_records)
     out_dir = Path(out_dir)
-    encoder_info = describe_encoders(config)
+    encoder_info = encoder_info or describe_encoders(config)
     cache_dir = cache_location(out_dir, config)
     # The cache is replaced before the features (the stack unwinds in reverse); either is replaced only
     # when the whole job succeeded.

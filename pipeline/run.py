@@ -77,7 +77,7 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
     from braidrec.serving.export import export
 
     # Minutes of data generation, extraction and training come before the later stages read their settings.
-    check_settings(config)
+    encoders = check_settings(config)
     paths = RunPaths(Path(config.out))
     paths.root.mkdir(parents=True, exist_ok=True)
     write_text_atomic(paths.root / "config.yaml", yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
@@ -88,7 +88,7 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
     else:
         data_dir = Path(config.data.source)
     print(f"[2/6] extract {data_dir} -> {paths.features}", flush=True)
-    manifest = run_extract(data_dir, paths.features, config.extract, beam_args)
+    manifest = run_extract(data_dir, paths.features, config.extract, beam_args, encoders)
     print(f"      {json.dumps(manifest['interactions'])}", flush=True)
     print(f"[3/6] train -> {paths.model}", flush=True)
     train(paths.features, paths.model, config)

@@ -11,13 +11,16 @@ from braidrec.features import contract
 from braidrec.models.preflight import check_settings, stand_in_vocabulary
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline import cli
+from braidrec.pipeline.encoders import describe_encoders
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_pass(path):
-    check_settings(load_config(path))
+    config = load_config(path)
+    # Extraction reuses what the pre-flight resolved instead of loading a model-path encoder again.
+    assert check_settings(config) == describe_encoders(config.extract)
 
 
 # One setting per layer that refuses it, each with the setting's name in the message.
