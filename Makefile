@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install run test test-slow bench bench-serve bench-extract bench-train bench-quality clean
+.PHONY: install run test test-slow bench bench-serve bench-extract bench-validate bench-train bench-quality clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 # Every benchmark; each reports ratios against a baseline run in the same command (results in bench/results/).
-bench: bench-extract bench-serve bench-train bench-quality
+bench: bench-extract bench-validate bench-serve bench-train bench-quality
 
 # SavedModel, partitioned index, batch recommendation and server load against NumPy (~10 min).
 bench-serve: $(STAMP)
@@ -45,6 +45,10 @@ bench-serve: $(STAMP)
 # Image decode + encode items/s: Beam multi-processing (2 workers) against a plain Python loop.
 bench-extract: $(STAMP)
 	$(BIN)/python -m bench.bench_extract --images 8000
+
+# Dataset validation over 10M interactions: in chunks against whole tables, peak memory and time (~2 min).
+bench-validate: $(STAMP)
+	$(BIN)/python -m bench.bench_validate
 
 # Training s/epoch: without the alignment loss, and nondeterministic kernels, as baselines (~5 min).
 bench-train: $(STAMP)

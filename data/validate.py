@@ -27,7 +27,7 @@ from braidrec.data.layout import (
     parse_timestamp,
     resolve_image_path,
 )
-from braidrec.data.tables import read_table
+from braidrec.data.tables import CHUNK_ROWS, iter_table
 from braidrec.data.validate_types import check_types
 
 MAX_PER_KIND = 50
@@ -132,9 +132,10 @@ def _check_columns(table: TableSpec, frame: pd.DataFrame, out: _Collector) -> No
                 "fix the role or add the column")
 
 
-def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: _Collector) -> set[str]:
-    seen: dict[str, int] = {}
-    for row, value in enumerate(frame[column], start=1):
+def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: _Collector,
+         seen: dict[str, int], offset: int) -> None:
+    """Adds the chunk's ids to ``seen`` (id -> first row), reporting empty and repeated ones."""
+    for row, value in enumerate(frame[column], start=offset + 1):
         if value is None:
             out.add("empty-id", table.path, row, column, f"empty {what} id (every row needs one)")
         elif value in seen:
@@ -142,20 +143,26 @@ def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: _Co
                     f"duplicate {what} id '{value}' (first in row {seen[value]}); remove or rename one of the rows")
         else:
             seen[value] = row
-    return set(seen)
 
 
 def _references(table: TableSpec, frame: pd.DataFrame, column: str, what: str,
-                known: set[str] | None, known_file: str, out: _Collector) -> None:
-    for row, value in enumerate(frame[column], start=1):
+                known: pd.Index | None, known_file: str, out: _Collector, offset: int) -> None:
+    values = frame[column]
+    # Vectorised, as the interactions table is the long one; only the bad rows are visited.
+    bad = values.isna().to_numpy(copy=True)
+    if known is not None:
+        # The index builds its hash table once, not per chunk as isin would.
+        bad |= known.get_indexer(values) < 0
+    for index in np.flatnonzero(bad):
+        value, row = values.iat[int(index)], offset + int(index) + 1
         if value is None:
             out.add("empty-id", table.path, row, column, f"empty {what} id (every interaction needs one)")
-        elif known is not None and value not in known:
+        else:
             out.add("unknown-id", table.path, row, column,
                     f"{what} '{value}' is not in {known_file} (add it there or drop this interaction)")
 
 
-def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector) -> None:
+def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector, offset: int) -> None:
     values = frame[column]
     rows: Any = range(len(values))
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
@@ -166,15 +173,15 @@ def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: _Collec
     for index in rows:
         value = values.iat[int(index)]
         if is_missing(value):
-            out.add("timestamp", table.path, int(index) + 1, column, "empty timestamp (every interaction needs one)")
+            out.add("timestamp", table.path, offset + int(index) + 1, column, "empty timestamp (every interaction needs one)")
             continue
         try:
             parse_timestamp(value)
         except ValueError as err:
-            out.add("timestamp", table.path, int(index) + 1, column, str(err))
+            out.add("timestamp", table.path, offset + int(index) + 1, column, str(err))
 
 
-def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out: _Collector) -> None:
+def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out: _Collector, offset: int) -> None:
     values = frame[column]
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         rows = np.flatnonzero(np.isinf(values.to_numpy(dtype=float)))
@@ -189,13 +196,14 @@ def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out:
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            out.add("not-numeric", table.path, int(index) + 1, column,
+            out.add("not-numeric", table.path, offset + int(index) + 1, column,
                     f"{value!r} is not a finite number ('{table.name}.{role}' columns must be numeric; "
                     "fix the cell or leave it empty)")
 
 
-def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector) -> None:
-    for row, value in enumerate(frame[column], start=1):
+def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector,
+            offset: int) -> None:
+    for row, value in enumerate(frame[column], start=offset + 1):
         if is_missing(value):
             continue
         try:
@@ -211,15 +219,48 @@ def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: st
                     f"image file {value} is empty (0 bytes); replace it or leave the cell empty")
 
 
-def validate_dataset(dataset_dir: str | os.PathLike) -> list[Problem]:
+def _has(frame: pd.DataFrame | None, column: str | None) -> bool:
+    return frame is not None and column is not None and column in frame.columns
+
+
+def _check_chunk(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, offset: int, out: _Collector,
+                 ids: dict[str, dict[str, int]], known: dict[str, pd.Index]) -> None:
+    """Every row check of one chunk of ``table`` whose first row is data row ``offset + 1``; ``ids`` gathers
+    the id tables' ids (id -> first row), ``known`` holds them for the interactions' references."""
+    if table is spec.interactions:
+        users_file = spec.users.path if spec.users else "users"
+        if _has(frame, table.user):
+            _references(table, frame, table.user, "user", known.get("users"), users_file, out, offset)
+        if _has(frame, table.item):
+            _references(table, frame, table.item, "item", known.get("items"), spec.items.path, out, offset)
+        if _has(frame, table.timestamp):
+            _timestamps(table, frame, table.timestamp, out, offset)
+        if _has(frame, table.weight):
+            _numbers(table, frame, table.weight, "weight", out, offset)
+    elif _has(frame, table.id):
+        _ids(table, frame, table.id, "item" if table is spec.items else "user", out, ids.setdefault(table.name, {}), offset)
+    check_types(table, frame, out.add, offset)
+    for column in table.numeric:
+        if _has(frame, column):
+            _numbers(table, frame, column, "numeric", out, offset)
+    if _has(frame, table.image):
+        _images(spec, table, frame, table.image, out, offset)
+
+
+def validate_dataset(dataset_dir: str | os.PathLike, chunk_rows: int | None = CHUNK_ROWS) -> list[Problem]:
     """Checks a raw dataset and returns every problem found (an empty list means valid).
+
+    The tables are read in chunks of ``chunk_rows`` rows, so memory holds the item and user ids and one
+    chunk, whatever the length of the interactions table.
 
     Args:
         dataset_dir: directory holding ``dataset.yaml``.
+        chunk_rows: rows per chunk; None reads each table whole (``make bench-validate``'s baseline).
 
     Returns:
-        Problems in table order; at most :data:`MAX_PER_KIND` per (table, column, kind),
-        the rest summarised by one Problem whose ``omitted`` counts them.
+        Problems table by table (items, users, then interactions, which refer to both); at most
+        :data:`MAX_PER_KIND` per (table, column, kind), the rest summarised by one Problem whose
+        ``omitted`` counts them.
     """
     try:
         spec = DatasetSpec.load(dataset_dir)
@@ -229,47 +270,27 @@ def validate_dataset(dataset_dir: str | os.PathLike) -> list[Problem]:
     if spec.ground_truth is not None and not (spec.root / spec.ground_truth).is_file():
         out.add("ground-truth", DATASET_FILE, None, None,
                 f"ground_truth file {spec.ground_truth} does not exist (remove the key or regenerate the dataset)")
-    frames: dict[str, pd.DataFrame] = {}
-    for table in spec.tables():
+    ids: dict[str, dict[str, int]] = {}
+    known: dict[str, pd.Index] = {}
+    # The id tables first: an interaction's references are checked against their ids.
+    for table in sorted(spec.tables(), key=lambda t: t is spec.interactions):
+        if table is spec.interactions:
+            known = {name: pd.Index(list(seen)) for name, seen in ids.items()}
+        rows = 0
         try:
-            frame = read_table(spec, table)
+            for frame in iter_table(spec, table, chunk_rows):
+                if rows == 0:
+                    _check_columns(table, frame, out)
+                _check_chunk(spec, table, frame, rows, out, ids, known)
+                rows += len(frame)
         except DatasetError as err:
             out.add("unreadable", table.path, None, None, err.detail)
+            # Half an id table would make every later id look unknown.
+            ids.pop(table.name, None)
             continue
-        _check_columns(table, frame, out)
-        if frame.empty:
+        if rows == 0:
             out.add("empty-table", table.path, None, None, f"{table.name} table has no rows")
-        frames[table.name] = frame
-
-    items, users, inter = frames.get("items"), frames.get("users"), frames.get("interactions")
-    item_ids = _ids(spec.items, items, spec.items.id, "item", out) if _has(items, spec.items.id) else None
-    user_ids = None
-    if spec.users is not None and _has(users, spec.users.id):
-        user_ids = _ids(spec.users, users, spec.users.id, "user", out)
-    for table in spec.tables():
-        frame = frames.get(table.name)
-        if frame is not None:
-            check_types(table, frame, out.add)
-        for column in table.numeric:
-            if _has(frame, column):
-                _numbers(table, frame, column, "numeric", out)
-        if _has(frame, table.image):
-            _images(spec, table, frame, table.image, out)
-    spec_i = spec.interactions
-    if _has(inter, spec_i.user):
-        users_file = spec.users.path if spec.users else "users"
-        _references(spec_i, inter, spec_i.user, "user", user_ids, users_file, out)
-    if _has(inter, spec_i.item):
-        _references(spec_i, inter, spec_i.item, "item", item_ids, spec.items.path, out)
-    if _has(inter, spec_i.timestamp):
-        _timestamps(spec_i, inter, spec_i.timestamp, out)
-    if _has(inter, spec_i.weight):
-        _numbers(spec_i, inter, spec_i.weight, "weight", out)
     return out.problems()
-
-
-def _has(frame: pd.DataFrame | None, column: str | None) -> bool:
-    return frame is not None and column is not None and column in frame.columns
 
 
 def ensure_valid(dataset_dir: str | os.PathLike) -> DatasetSpec:

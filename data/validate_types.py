@@ -37,20 +37,21 @@ def _list_problem(value: Any) -> str | None:
     return None
 
 
-def check_types(table: TableSpec, frame: pd.DataFrame, add: Callable[..., None]) -> None:
+def check_types(table: TableSpec, frame: pd.DataFrame, add: Callable[..., None], offset: int = 0) -> None:
     """Reports cells of text/title and categorical columns whose value has the wrong type.
 
     Args:
         table: the table's spec (its ``title``, ``text`` and ``categorical`` roles are checked).
         frame: the table as read.
         add: the collector's ``add(kind, table, row, column, message)``.
+        offset: rows before ``frame``'s first (a chunk of a longer table).
     """
     checks = [(c, "text", _text_problem) for c in dict.fromkeys(((table.title,) if table.title else ()) + table.text)]
     checks += [(c, "categorical", _list_problem) for c in table.categorical]
     for column, role, check in checks:
         if column not in frame.columns or column in (table.id,):
             continue
-        for row, value in enumerate(frame[column], start=1):
+        for row, value in enumerate(frame[column], start=offset + 1):
             problem = check(value)
             if problem:
                 add("wrong-type", table.path, row, column,

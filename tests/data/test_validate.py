@@ -7,6 +7,7 @@ import os
 import pandas as pd
 import pytest
 
+from braidrec.data.tables import CHUNK_ROWS
 from braidrec.data.validate import (
     MAX_PER_KIND,
     InvalidDatasetError,
@@ -103,21 +104,24 @@ def test_tiny_dataset_is_valid(tiny_dataset):
     assert ensure_valid(tiny_dataset).name == "tiny"
 
 
+# One row per chunk puts every row check across a chunk boundary (repeated ids, row numbers, empty tables).
+@pytest.mark.parametrize("chunk_rows", [1, CHUNK_ROWS])
 @pytest.mark.parametrize("mutate, expected", list(CASES.values()), ids=list(CASES))
-def test_each_problem_is_reported_where_it_is(tiny_dataset, tiny, mutate, expected):
+def test_each_problem_is_reported_where_it_is(tiny_dataset, tiny, mutate, expected, chunk_rows):
     mutate(tiny_dataset, tiny)
-    problems = validate_dataset(tiny_dataset)
+    problems = validate_dataset(tiny_dataset, chunk_rows)
     table, row, column, part = expected
     matches = [p for p in problems if (p.table, p.row, p.column) == (table, row, column) and part in p.message]
     assert matches, f"expected {expected} in:\n{format_report(problems)}"
     with pytest.raises(InvalidDatasetError) as caught:
         ensure_valid(tiny_dataset)
-    assert caught.value.problems == problems
+    assert caught.value.problems == validate_dataset(tiny_dataset)
     assert part in str(caught.value)
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, CHUNK_ROWS])
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_formats_report_the_same_problems(tmp_path, tiny, fmt):
+def test_formats_report_the_same_problems(tmp_path, tiny, fmt, chunk_rows):
     tables = tiny.tables()
     tables["items"].loc[2, "item_id"] = "a"
     tables["interactions"].loc[3, "item_id"] = "zzz"
@@ -125,7 +129,7 @@ def test_formats_report_the_same_problems(tmp_path, tiny, fmt):
     tables["interactions"].loc[1, "timestamp"] = "yesterday"
     root = tiny.write(tmp_path / fmt, fmt, tables)
     ext = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}[fmt]
-    found = {(p.table, p.row, p.column) for p in validate_dataset(root)}
+    found = {(p.table, p.row, p.column) for p in validate_dataset(root, chunk_rows)}
     assert found == {
         (f"items{ext}", 3, "item_id"),
         (f"interactions{ext}", 4, "item_id"),
