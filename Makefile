@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install run test test-slow bench bench-serve bench-extract bench-validate bench-train bench-quality clean
+.PHONY: install run test test-slow bench bench-serve bench-extract bench-validate bench-train bench-incremental bench-quality clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 # Every benchmark; each reports ratios against a baseline run in the same command (results in bench/results/).
-bench: bench-extract bench-validate bench-serve bench-train bench-quality
+bench: bench-extract bench-validate bench-serve bench-train bench-incremental bench-quality
 
 # SavedModel, partitioned index, batch recommendation and server load against NumPy (~10 min).
 bench-serve: $(STAMP)
@@ -53,6 +53,12 @@ bench-validate: $(STAMP)
 # Training s/epoch: without the alignment loss, and nondeterministic kernels, as baselines (~5 min).
 bench-train: $(STAMP)
 	$(BIN)/python -m bench.bench_train
+
+# A retrain from yesterday's model (train.warm_start) against one from scratch: synthetic and ml-100k,
+# 3 seeds, nine trainings per dataset (~1 hour on 2 cores).
+INCREMENTAL_ARGS ?= --seeds 0,1,2
+bench-incremental: $(STAMP)
+	$(BIN)/python -m bench.bench_incremental $(INCREMENTAL_ARGS)
 
 # braidrec vs popularity, ALS, BPR, LightFM, TFRS two-tower, SASRec; ablations; 3 seeds (bench/README.md).
 # Installs the bench extra (implicit, lightfm-next, matplotlib). Smoke run: make bench-quality QUALITY_ARGS=--quick
