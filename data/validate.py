@@ -219,8 +219,8 @@ def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: st
                     f"image file {value} is empty (0 bytes); replace it or leave the cell empty")
 
 
-def _has(frame: pd.DataFrame | None, column: str | None) -> bool:
-    return frame is not None and column is not None and column in frame.columns
+def _has(frame: pd.DataFrame, column: str | None) -> bool:
+    return column is not None and column in frame.columns
 
 
 def _check_chunk(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, offset: int, out: _Collector,
