@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/default.yaml
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install run test test-slow bench bench-serve bench-extract bench-validate bench-train bench-incremental bench-quality clean
+.PHONY: install run test test-slow bench bench-serve bench-explain bench-extract bench-validate bench-train bench-incremental bench-quality clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,11 +36,15 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 # Every benchmark; each reports ratios against a baseline run in the same command (results in bench/results/).
-bench: bench-extract bench-validate bench-serve bench-train bench-incremental bench-quality
+bench: bench-extract bench-validate bench-serve bench-explain bench-train bench-incremental bench-quality
 
 # SavedModel, partitioned index, batch recommendation and server load against NumPy (~10 min).
 bench-serve: $(STAMP)
 	$(BIN)/python -m bench.bench_serve
+
+# The explain signature and braid recommend's explanation columns against the same export without them (~2 min).
+bench-explain: $(STAMP)
+	$(BIN)/python -m bench.bench_explain
 
 # Image decode + encode items/s: Beam multi-processing (2 workers) against a plain Python loop.
 bench-extract: $(STAMP)

@@ -189,14 +189,22 @@ def model_metrics(
     return out
 
 
-def task_scores(model: BraidModel, data: EvalData, split: int | None, ids: np.ndarray, histories: np.ndarray,
-                items: CatalogueEmbeddings, batch_size: int = 1024):
-    """user positions [n] -> scores [n, items] of the users of ``split``'s task (None: the cold task),
-    ``ids`` and ``histories`` as :meth:`EvalData.warm_task` or :meth:`EvalData.cold_task` give them."""
+def task_queries(model: BraidModel, data: EvalData, split: int | None, ids: np.ndarray, histories: np.ndarray,
+                 items: CatalogueEmbeddings, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user vectors [n, dim], cold-item queries [n, dim], cold-item bias [n]) of the users of ``split``'s
+    task (None: the cold task), ``ids`` and ``histories`` as :meth:`EvalData.warm_task` or
+    :meth:`EvalData.cold_task` give them; :func:`catalogue_scores` scores with them."""
     users = user_embeddings(model, ids, histories, batch_size, tower_profiles(model.user_tower, data.histories, ids))
     profiles = taste_profiles(data.history_rows(split), functools.partial(tf.gather, items.embeddings))
     moments = score_moments(items.embeddings, items.has_id)
     queries, bias = (t.numpy() for t in cold_item_queries(users, profiles, model.cold_profile_weight, moments))
+    return users, queries, bias
+
+
+def task_scores(model: BraidModel, data: EvalData, split: int | None, ids: np.ndarray, histories: np.ndarray,
+                items: CatalogueEmbeddings, batch_size: int = 1024):
+    """user positions [n] -> scores [n, items] of the users of ``split``'s task (see :func:`task_queries`)."""
+    users, queries, bias = task_queries(model, data, split, ids, histories, items, batch_size)
     return lambda rows: catalogue_scores(users[rows], queries[rows], bias[rows], items)
 
 

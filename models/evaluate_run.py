@@ -10,6 +10,7 @@ from braidrec.features import contract
 from braidrec.models import diagnostics
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings, mixed_ranking_metrics, model_metrics
+from braidrec.models.explain import driver_report
 from braidrec.pipeline.fileutil import write_text_atomic
 
 
@@ -22,7 +23,7 @@ def check_eval_settings(ks: list[int], batch_size: int) -> None:
 
 
 def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, ks: list[int], batch_size: int = 1024) -> dict:
-    """braidrec's warm/cold metrics, the baselines, alignment, robustness, attention, coverage.
+    """braidrec's warm/cold metrics, the baselines, alignment, robustness, attention, coverage, drivers.
 
     The oracle is included when the dataset the features came from carries
     ground truth (the synthetic catalogue does).
@@ -47,6 +48,7 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
     metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
     metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items)
+    metrics["drivers@10"] = driver_report(trained.model, data, items, batch_size=batch_size)
     # Items with neither a trained id nor content: nothing places them, so they rank below every other.
     unplaced = ~items.placed
     metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)),

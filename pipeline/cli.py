@@ -138,7 +138,7 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str]) -> int:
         from braidrec.pipeline.recommend import run_recommend
 
         n = run_recommend(args.model, args.out, args.k or config.recommend.k, args.users, args.candidates, config.recommend.batch_size, beam_args,
-                          exclude_file=args.exclude)
+                          exclude_file=args.exclude, explain=config.recommend.explain)
         print(f"wrote top-{args.k or config.recommend.k} for {n} users to {args.out}")
     elif args.command == "serve":
         from braidrec.serving.serve import run_serve

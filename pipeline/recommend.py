@@ -10,6 +10,7 @@ row would dominate the run time).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ from braidrec.pipeline.beam_runner import open_pipeline
 from braidrec.pipeline.fileutil import temp_dir_beside
 from braidrec.pipeline.recommend_inputs import Exclusions, read_exclusions, read_id_file
 
-__all__ = ["SavedModelRecommender", "build_recommend_pipeline", "read_id_file", "read_exclusions", "run_recommend"]
+__all__ = ["SavedModelRecommender", "build_recommend_pipeline", "read_id_file", "read_exclusions", "recs_schema", "run_recommend"]
 
 class LoadedModel:
     """The restored SavedModel and the candidate ids it ranks (``None``: use ``serving_default``).
@@ -37,8 +38,27 @@ class LoadedModel:
         self.candidates = candidates
 
 
-RECS_SCHEMA = pa.schema([("user_id", pa.string()), ("rank", pa.int32()), ("item_id", pa.string()), ("score", pa.float32())])
+RECS_COLUMNS = [("user_id", pa.string()), ("rank", pa.int32()), ("item_id", pa.string()), ("score", pa.float32())]
+RECS_SCHEMA = pa.schema(RECS_COLUMNS)
 EXCLUDED_SCORE = -1e29
+
+
+def recs_schema(modalities: Sequence[str] | None = None) -> pa.Schema:
+    """The Parquet schema of ``recs.parquet``; with ``modalities``, the explanation columns too:
+    ``driver`` (the modality that earned most of the score), ``contribution_<modality>`` per
+    modality and ``base`` (the rest), which add up to ``score``."""
+    if not modalities:
+        return RECS_SCHEMA
+    return pa.schema(RECS_COLUMNS + [("driver", pa.string())] + [(f"contribution_{m}", pa.float32()) for m in modalities]
+                     + [("base", pa.float32())])
+
+
+def export_modalities(model) -> list[str] | None:
+    """The export's modality names when it has the ``explain`` signature, else None (exports made
+    before it, or with ``--export.explain false``)."""
+    if "explain" not in model.signatures:
+        return None
+    return [m.decode() for m in model.modality_names().numpy()]
 
 
 class SavedModelRecommender(ModelHandler[str, PredictionResult, object]):
@@ -50,16 +70,19 @@ class SavedModelRecommender(ModelHandler[str, PredictionResult, object]):
         candidates: if given, only these item ids are ranked.
         batch_size: users per call.
         exclusions: items never recommended (everyone's and per user).
+        explain: also call the export's ``explain`` signature, so each result carries its
+            modalities' contributions (the export must have it).
     """
 
     def __init__(self, version_dir: str, k: int, candidates: Sequence[str] | None = None, batch_size: int = 256,
-                 exclusions: Exclusions | None = None):
+                 exclusions: Exclusions | None = None, explain: bool = False):
         super().__init__()
         self._version_dir = str(version_dir)
         self._k = k
         self._candidates = list(candidates) if candidates is not None else None
         self._batch_size = batch_size
         self._exclusions = exclusions or Exclusions()
+        self._explain = explain
 
     def load_model(self):
         import braidrec  # noqa: F401  (Keras 2 before TensorFlow, on every worker)
@@ -88,30 +111,38 @@ class SavedModelRecommender(ModelHandler[str, PredictionResult, object]):
             extra = max((len(p) for p in per_user), default=0)
             out = model.signatures["recommend_candidates"](user_id=users, candidates=candidates, k=tf.constant(self._k + extra, tf.int32))
         ids, scores = out["item_ids"].numpy(), out["scores"].numpy()
-        for user, row_ids, row_scores, excluded in zip(batch, ids, scores, per_user):
+        explained = None
+        if self._explain:
+            answer = model.signatures["explain"](user_id=users, item_ids=out["item_ids"])
+            explained = (answer["driver"].numpy(), answer["contributions"].numpy(), answer["base"].numpy())
+        for row, (user, row_ids, row_scores, excluded) in enumerate(zip(batch, ids, scores, per_user)):
             row_ids = np.array([i.decode() for i in row_ids], dtype=object)
             keep = row_scores > EXCLUDED_SCORE
             if excluded:
                 keep &= np.array([i not in excluded for i in row_ids], dtype=bool)
-            yield PredictionResult(user, (row_ids[keep][: self._k], row_scores[keep][: self._k]))
+            columns = {"item_id": row_ids[keep][: self._k], "score": row_scores[keep][: self._k]}
+            if explained is not None:
+                driver, contributions, base = (part[row][keep][: self._k] for part in explained)
+                columns.update(driver=np.array([d.decode() for d in driver], dtype=object), contributions=contributions, base=base)
+            yield PredictionResult(user, columns)
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": 1, "max_batch_size": self._batch_size}
 
 
-def to_table(results: Sequence[PredictionResult]) -> pa.Table:
-    """One Arrow table (user_id, rank, item_id, score) for a group of users' results."""
-    users, ranks, items, scores = [], [], [], []
-    for result in results:
-        ids, values = result.inference
-        users.extend([result.example] * len(ids))
-        ranks.extend(range(1, len(ids) + 1))
-        items.extend(ids.tolist())
-        scores.extend(values.tolist())
-    return pa.Table.from_arrays(
-        [pa.array(users, pa.string()), pa.array(ranks, pa.int32()), pa.array(items, pa.string()), pa.array(scores, pa.float32())],
-        schema=RECS_SCHEMA,
-    )
+def to_table(results: Sequence[PredictionResult], schema: pa.Schema = RECS_SCHEMA) -> pa.Table:
+    """One Arrow table of ``schema`` (:func:`recs_schema`) for a group of users' results."""
+    users = np.concatenate([[r.example] * len(r.inference["item_id"]) for r in results] or [[]]).astype(object)
+    ranks = np.concatenate([np.arange(1, len(r.inference["item_id"]) + 1) for r in results] or [[]]).astype(np.int32)
+    columns = {"user_id": users, "rank": ranks}
+    for name in ("item_id", "score", "driver", "base"):
+        if name in schema.names:
+            columns[name] = np.concatenate([r.inference[name] for r in results] or [[]])
+    modalities = [n[len("contribution_"):] for n in schema.names if n.startswith("contribution_")]
+    if modalities:
+        stacked = np.concatenate([r.inference["contributions"] for r in results] or [np.zeros((0, len(modalities)))])
+        columns.update({f"contribution_{m}": stacked[:, j] for j, m in enumerate(modalities)})
+    return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
 
 
 class ProgressBar(beam.DoFn):
@@ -136,16 +167,16 @@ class ProgressBar(beam.DoFn):
 
 
 def build_recommend_pipeline(p: beam.Pipeline, users: Sequence[str], handler: SavedModelRecommender, out_prefix: str,
-                             progress: bool = True) -> None:
-    """Adds the batch-recommendation job to ``p``: users -> RunInference -> Arrow tables -> Parquet."""
+                             progress: bool = True, schema: pa.Schema = RECS_SCHEMA) -> None:
+    """Adds the batch-recommendation job to ``p``: users -> RunInference -> Arrow tables of ``schema`` -> Parquet."""
     results = p | "Users" >> beam.Create(list(users)) | "Recommend" >> RunInference(handler)
     if progress:
         results = results | "Progress" >> beam.ParDo(ProgressBar(len(users)))
     _ = (
         results
         | "Group" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
-        | "Tables" >> beam.Map(to_table)
-        | "Write" >> beam.io.WriteToParquetBatched(out_prefix, RECS_SCHEMA, num_shards=1, shard_name_template="")
+        | "Tables" >> beam.Map(to_table, schema)
+        | "Write" >> beam.io.WriteToParquetBatched(out_prefix, schema, num_shards=1, shard_name_template="")
     )
 
 
@@ -167,8 +198,10 @@ def run_recommend(
     beam_args: list[str] | None = None,
     exclude_file: str | Path | None = None,
     progress: bool = True,
+    explain: bool = True,
 ) -> int:
-    """Writes ``out_path`` (Parquet: user_id, rank, item_id, score) atomically.
+    """Writes ``out_path`` (Parquet: user_id, rank, item_id, score, and the explanation columns of
+    :func:`recs_schema`) atomically.
 
     Args:
         version_dir: an exported version directory.
@@ -180,6 +213,8 @@ def run_recommend(
         beam_args: Beam pipeline options.
         exclude_file: items never to recommend (see :func:`read_exclusions`).
         progress: show a tqdm progress bar.
+        explain: add each result's modality contributions when the export has the ``explain``
+            signature (a warning says when it has not).
 
     Returns:
         The number of users recommended for.
@@ -195,12 +230,16 @@ def run_recommend(
     users = read_id_file(users_file, "user_id") if users_file else [u.decode() for u in model.all_user_ids().numpy()]
     candidates = read_id_file(candidates_file, "item_id") if candidates_file else None
     exclusions = read_exclusions(exclude_file) if exclude_file else None
+    modalities = export_modalities(model) if explain else None
+    if explain and modalities is None:
+        logging.warning("recommend: %s has no explain signature (exported before it, or with --export.explain false), so "
+                        "recs.parquet has no driver or contribution columns; export again to get them", version_dir)
     out_path = Path(out_path)
     work = temp_dir_beside(out_path)
     try:
-        handler = SavedModelRecommender(str(version_dir), k, candidates, batch_size, exclusions)
+        handler = SavedModelRecommender(str(version_dir), k, candidates, batch_size, exclusions, explain=modalities is not None)
         with open_pipeline(beam_args) as p:
-            build_recommend_pipeline(p, users, handler, str(work / "recs.parquet"), progress)
+            build_recommend_pipeline(p, users, handler, str(work / "recs.parquet"), progress, recs_schema(modalities))
         os.replace(work / "recs.parquet", out_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -98,7 +98,8 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
     print(f"[5/6] export -> {paths.export}", flush=True)
     version = export(paths.model, paths.export, config.export.name, config.export.k, config=config.export)
     print(f"[6/6] recommend -> {paths.recs}", flush=True)
-    run_recommend(version, paths.recs, config.recommend.k, batch_size=config.recommend.batch_size, beam_args=beam_args)
+    run_recommend(version, paths.recs, config.recommend.k, batch_size=config.recommend.batch_size, beam_args=beam_args,
+                  explain=config.recommend.explain)
     return {"run": str(paths.root), "metrics": metrics, "export": str(version), "recs": str(paths.recs)}
 
 
@@ -156,6 +157,10 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         lines.append(f"text search (search_text): an item's own text finds it in the top 10 for {search['recall@10']:.3f} "
                      f"of {search['items']} items{cold}")
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
+    drivers = metrics.get("drivers@10")
+    if drivers and drivers["slots"]["all"]:
+        lines.append("top-10 slots driven by (largest contribution to the score): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in drivers["all"].items() if v > 0))
     split = metrics.get("split", {})
     if split.get("unplaced_items"):
         lines.append(f"{split['unplaced_items']} items ({split['unplaced_cold_items']} of them cold) have neither a trained id "
@@ -184,6 +189,7 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
             right = ""
             if row < len(mine):
                 rec = mine.iloc[row]
-                right = f"{rec['rank']}. {titles.get(rec['item_id'], rec['item_id'])} ({rec['score']:.3f})"
+                driver = f", {rec['driver']}" if rec.get("driver") else ""
+                right = f"{rec['rank']}. {titles.get(rec['item_id'], rec['item_id'])} ({rec['score']:.3f}{driver})"
             lines.append(f"  {left:<{width}}   {right}")
     return "\n".join(lines)

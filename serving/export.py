@@ -8,6 +8,7 @@ warm-up requests (``assets.extra``) and ``BASE/models.config`` is rewritten.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from braidrec.config import ExportConfig
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.datasets import pad_histories, tower_profiles
 from braidrec.models.evaluate import EvalData, item_embeddings
+from braidrec.models.explain import catalogue_parts
 from braidrec.pipeline.fileutil import temp_dir_beside
 from braidrec.serving.index import BruteForceIndex
 from braidrec.serving.model_config import write_model_config
@@ -29,6 +31,8 @@ from braidrec.serving.partitioned import PartitionedIndex
 from braidrec.serving.warmup import write_warmup
 
 INDEXES = ("brute_force", "partitioned")
+# Parts above this size are worth a word: a server holds them in memory beside the embeddings.
+EXPLAIN_WARN_BYTES = 2**30
 
 
 def next_version(model_base: Path) -> int:
@@ -37,8 +41,9 @@ def next_version(model_base: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def serving_data(model, data: EvalData) -> ServingData:
-    """The catalogue embeddings and known users of a trained model (see :class:`ServingData`)."""
+def serving_data(model, data: EvalData, explain: bool = True) -> ServingData:
+    """The catalogue embeddings and known users of a trained model (see :class:`ServingData`);
+    with ``explain``, each item's per-modality parts too (``export.explain``)."""
     catalogue = item_embeddings(model, data.catalogue)
     users = data.histories
     known_rows = [[data.index[i] for i in u.items] for u in users]
@@ -57,6 +62,7 @@ def serving_data(model, data: EvalData) -> ServingData:
         user_histories=pad_histories([u.items for u in users], data.max_history),
         known_items=known,
         user_profiles=tower_profiles(model.user_tower, users, np.array([u.user_id for u in users])),
+        item_parts=catalogue_parts(model.item_tower, data.catalogue) if explain else None,
     )
 
 
@@ -100,7 +106,11 @@ def build_module(model_dir: str | Path, k: int, features_dir: str | Path | None 
     """Restores a trained model and wraps it with the catalogue, user histories and an index."""
     config = config or ExportConfig()
     trained = load_model_dir(model_dir, features_dir)
-    data = serving_data(trained.model, EvalData.load(trained.features_dir))
+    data = serving_data(trained.model, EvalData.load(trained.features_dir), config.explain)
+    if data.item_parts is not None and data.item_parts.parts.nbytes > EXPLAIN_WARN_BYTES:
+        logging.warning("export: the explain signature's per-modality parts take %.1f GiB (items x modalities x dim floats), "
+                        "held in memory by the server; --export.explain false leaves them out",
+                        data.item_parts.parts.nbytes / 2**30)
     return RetrievalModule(trained.model.user_tower, data, k, make_index(data, config), trained.model.item_tower)
 
 
@@ -115,6 +125,9 @@ def warmup_requests(module: RetrievalModule) -> dict[str, dict[str, np.ndarray]]
         "embed_items": {"item_id": np.concatenate([item, ["unknown-item"]])},
         "embed_users": {"user_id": np.concatenate([user, ["unknown-user"]])},
     }
+    if "explain" in module.signatures():
+        requests["explain"] = {"user_id": np.concatenate([user, ["unknown-user"]]),
+                               "item_ids": np.array([[item[0], b""], [item[0], b"unknown-item"]], dtype=object)}
     if "search_text" in module.signatures():
         requests["search_text"] = {"query": np.array([b"a short text query"], dtype=object)}
     if "recommend_profile" in module.signatures():

@@ -25,7 +25,9 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
+from braidrec.models.explain import ItemParts
 from braidrec.models.taste_profile import check_profile_weight, cold_item_queries, score_moments, taste_profiles
+from braidrec.serving.explain import explain_rows
 from braidrec.serving.index import NEG_INF, BruteForceIndex, item_flags, mask_known
 
 USER_ID = "user_id"
@@ -49,6 +51,8 @@ class ServingData:
             prior and the mixed-ranking calibration shift of items without a trained id); None: zeros.
         item_has_id: bool [items], the item has a trained id; None: all have.
         cold_profile_weight: ``model.cold_profile_weight`` (0: the tower's vector scores every item).
+        item_parts: each item's embedding split by modality (:func:`braidrec.models.explain.catalogue_parts`);
+            None: the export has no ``explain`` signature.
     """
 
     item_ids: np.ndarray
@@ -62,6 +66,7 @@ class ServingData:
     item_offsets: np.ndarray | None = None
     item_has_id: np.ndarray | None = None
     cold_profile_weight: float = 0.0
+    item_parts: ItemParts | None = None
 
 
 def _strings(values) -> np.ndarray:
@@ -91,7 +96,7 @@ class RetrievalModule(tf.Module):
         # Tracked as an attribute so the text path's lookup tables and weights are saved with it.
         self.item_tower = item_tower
         # Only defined with a text path: saving traces every tf.function attribute of the module.
-        self.search_text = self.recommend_profile = None
+        self.search_text = self.recommend_profile = self.explain = None
         if item_tower is not None:
             self.search_text = tf.function(self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")])
         self.profiles = {
@@ -121,6 +126,12 @@ class RetrievalModule(tf.Module):
         self.known_items = tf.Variable(np.asarray(data.known_items, np.int32), trainable=False, name="known_items")
         self.user_table = _table(data.user_ids)
         self.item_table = _table(data.item_ids)
+        if data.item_parts is not None:
+            self.item_parts = tf.Variable(data.item_parts.parts, trainable=False, name="item_parts")
+            self.item_bias_scale = tf.Variable(data.item_parts.bias_scale, trainable=False, name="item_bias_scale")
+            self.parts_bias = tf.Variable(data.item_parts.bias, trainable=False, name="parts_bias")
+            self.explain = tf.function(self._explain, input_signature=[
+                tf.TensorSpec([None], tf.string, name=USER_ID), tf.TensorSpec([None, None], tf.string, name="item_ids")])
 
     def signatures(self) -> dict:
         """Signature name -> concrete function, as ``tf.saved_model.save`` takes them."""
@@ -135,6 +146,8 @@ class RetrievalModule(tf.Module):
             out["search_text"] = self.search_text
         if self.profiles:
             out["recommend_profile"] = self.recommend_profile
+        if self.explain is not None:
+            out["explain"] = self.explain
         return out
 
     def _cold_queries(self, users: tf.Tensor, known: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -203,6 +216,15 @@ class RetrievalModule(tf.Module):
         # A text query matches content; the popularity prior has no say in it.
         return self._answer(*self.index.top_k(queries, none_known, self.k, with_offsets=False))
 
+    def _explain(self, user_id, item_ids):
+        """Users [B] and items [B, k] (e.g. their recommendations; '' padding) -> each modality's
+        ``contributions`` [B, k, M] to the score (in ``modality_names`` order), ``base``, ``scores``,
+        ``driver`` and ``found`` (:func:`braidrec.serving.explain.explain_rows`)."""
+        users, known = self._users(user_id)
+        cold_queries, cold_bias = self._cold_queries(users, known)
+        return explain_rows(users, cold_queries, cold_bias, self.item_table.lookup(item_ids), self.index,
+                            self.item_parts, self.item_bias_scale, self.parts_bias, self.modalities)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
     def embed_items(self, item_id):
         """Item ids [B] -> ``embeddings`` [B, dim], ``modality_weights`` [B, M], ``score_offsets`` [B],
@@ -256,6 +278,11 @@ class RetrievalModule(tf.Module):
     def all_user_ids(self):
         """Every user known at export time (for batch recommendation)."""
         return self.user_ids.read_value()
+
+    @tf.function(input_signature=[])
+    def modality_names(self):
+        """The modalities, in the order of ``embed_items``' weights and ``explain``'s contributions."""
+        return tf.constant(self.modalities)
 
     @tf.function(input_signature=[])
     def all_item_ids(self):

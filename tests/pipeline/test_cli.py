@@ -30,7 +30,7 @@ def test_metrics_json_has_all_numbers(tiny_run):
 
 def test_recommend_writes_k_rows_per_user(tiny_run):
     recs = pd.read_parquet(tiny_run["recs"])
-    assert list(recs.columns) == ["user_id", "rank", "item_id", "score"]
+    assert list(recs.columns)[:5] == ["user_id", "rank", "item_id", "score", "driver"]
     per_user = recs.groupby("user_id")["rank"].agg(list)
     assert all(ranks == [1, 2, 3, 4, 5] for ranks in per_user)
     assert per_user.index.nunique() == 100

@@ -1,5 +1,9 @@
-"""``braid recommend --exclude`` (both file forms) and ``--candidates`` with exclusions, on the tiny export."""
+"""``braid recommend --exclude`` (both file forms) and ``--candidates`` with exclusions, and the
+explanation columns, on the tiny export."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,3 +68,39 @@ def test_pairs_without_item_column_are_refused(tmp_path):
     (tmp_path / "bad.csv").write_text("user_id,other\nu1,x\n")
     with pytest.raises(ValueError, match="item_id"):
         read_exclusions(tmp_path / "bad.csv")
+
+
+def _contribution_columns(tiny_run) -> list[str]:
+    modalities = json.loads((tiny_run["model"] / "model.json").read_text())["modalities"]
+    return [f"contribution_{m}" for m in modalities]
+
+
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_explanation_columns_add_up_to_the_score(tiny_run, tmp_path, baseline, narrowed):
+    """Both scoring paths (serving_default, and recommend_candidates when exclusions narrow the catalogue)."""
+    recs = baseline
+    if narrowed:
+        (tmp_path / "ex.txt").write_text(baseline["item_id"].iloc[0] + "\n")
+        braid("recommend", "--model", tiny_run["export"], "--out", tmp_path / "recs.parquet", "--k", "5", "--exclude", tmp_path / "ex.txt")
+        recs = pd.read_parquet(tmp_path / "recs.parquet")
+    columns = _contribution_columns(tiny_run)
+    assert list(recs.columns) == ["user_id", "rank", "item_id", "score", "driver", *columns, "base"]
+    np.testing.assert_allclose(recs[columns].sum(axis=1) + recs["base"], recs["score"], rtol=1e-4, atol=1e-5)
+    largest = recs[columns].to_numpy().argmax(axis=1)
+    assert (recs["driver"].to_numpy() == np.array([c[len("contribution_"):] for c in columns])[largest]).all()
+
+
+def test_explanation_can_be_left_out(tiny_run, tmp_path, baseline):
+    out = tmp_path / "recs.parquet"
+    braid("recommend", "--model", tiny_run["export"], "--out", out, "--k", "5", "--recommend.explain", "false")
+    recs = pd.read_parquet(out)
+    assert list(recs.columns) == ["user_id", "rank", "item_id", "score"]
+    pd.testing.assert_frame_equal(recs, baseline[recs.columns])
+
+
+def test_an_export_without_explain_gives_plain_recs_and_says_so(tiny_run, tmp_path, caplog):
+    braid("export", "--model", tiny_run["model"], "--out", tmp_path / "export", "--name", "plain", "--k", "10", "--export.explain", "false")
+    out = tmp_path / "recs.parquet"
+    braid("recommend", "--model", tmp_path / "export" / "plain" / "1", "--out", out, "--k", "5")
+    assert list(pd.read_parquet(out).columns) == ["user_id", "rank", "item_id", "score"]
+    assert "no explain signature" in caplog.text

@@ -170,3 +170,6 @@ def test_cold_item_offsets_save_load_compare(tiny_run, tmp_path):
     out = served.signatures["serving_default"](user_id=tf.constant(users))
     assert (out["item_ids"].numpy().astype(str) == expected).all()
     np.testing.assert_allclose(out["scores"].numpy(), -np.sort(-scores, axis=1)[:, :10], rtol=1e-4, atol=1e-5)
+    # The explanation of those answers adds up to the same scores, cold items' prior in the base.
+    explained = served.signatures["explain"](user_id=tf.constant(users), item_ids=out["item_ids"])
+    np.testing.assert_allclose(explained["scores"].numpy(), out["scores"].numpy(), rtol=1e-4, atol=1e-5)

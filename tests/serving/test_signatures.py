@@ -21,6 +21,7 @@ from tests.conftest import served_scores
 
 SIGNATURES = [
     "serving_default", "recommend_history", "recommend_profile", "recommend_candidates", "search_text", "embed_items", "embed_users",
+    "explain",
 ]
 
 
@@ -107,6 +108,26 @@ def test_partitioned_export_serves_k_items_without_known_ones(partitioned_export
     assert ids.shape == (5, 10)
     for row, user in enumerate(users):
         assert not set(ids[row]) & set(histories[user]) - {""}
+
+
+@pytest.mark.parametrize("kind", ["brute_force", "partitioned"])
+def test_explain_splits_the_served_scores_by_modality(tiny_run, partitioned_export, kind):
+    served = tf.saved_model.load(str(tiny_run["export"] if kind == "brute_force" else partitioned_export))
+    users = tf.constant([u.decode() for u in served.all_user_ids().numpy()[:4]] + ["unknown-user"])
+    top = served.signatures["serving_default"](user_id=users)
+    # One slot of each row replaced by padding and one by an unknown id: not found, nothing contributed.
+    items = top["item_ids"].numpy().astype(object)
+    items[:, -1], items[:, -2] = b"", b"not-an-item"
+    out = {k: v.numpy() for k, v in served.signatures["explain"](user_id=users, item_ids=tf.constant(items)).items()}
+    np.testing.assert_allclose(out["scores"][:, :-2], top["scores"].numpy()[:, :-2], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["contributions"].sum(axis=-1) + out["base"], out["scores"], rtol=1e-5, atol=1e-6)
+    assert out["found"][:, :-2].all() and not out["found"][:, -2:].any()
+    assert not out["contributions"][:, -2:].any() and not out["base"][:, -2:].any()
+    modalities = [m.decode() for m in served.modality_names().numpy()]
+    assert modalities == json.loads((tiny_run["model"] / "model.json").read_text())["modalities"]
+    expected = np.array(modalities, dtype=object)[out["contributions"].argmax(axis=-1)]
+    assert (out["driver"][:, :-2].astype(str) == expected[:, :-2]).all()
+    assert (out["driver"][:, -2:] == b"").all()
 
 
 @pytest.mark.parametrize("signature", SIGNATURES)

@@ -1,0 +1,59 @@
+"""The ``explain`` signature's arithmetic: each modality's share of a user's score for an item.
+
+The catalogue's per-modality parts (:func:`braidrec.models.explain.catalogue_parts`)
+are stored at export; a score ``query . embedding + offset`` then splits exactly
+into ``query . part_m`` per modality and a base (``query . bias part``, plus the
+cold-item bias and the score offset of items without a trained id). Only core
+TensorFlow ops, as every signature.
+"""
+
+from __future__ import annotations
+
+import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
+
+from braidrec.features import contract
+
+
+def explain_rows(users: tf.Tensor, cold_queries: tf.Tensor, cold_bias: tf.Tensor, rows: tf.Tensor, index,
+                 parts: tf.Variable, bias_scale: tf.Variable, bias: tf.Variable, modalities: list[str]) -> dict:
+    """Per-modality contributions to B users' scores for their k catalogue rows.
+
+    Args:
+        users: float [B, dim], the user tower's vectors (query of items with a trained id).
+        cold_queries: float [B, dim], and ``cold_bias`` [B]: query and bias of items without one.
+        rows: int [B, k] catalogue rows; -1 for an id not in the catalogue (or padding).
+        index: the export's index (``has_id_of``, ``offsets_of``).
+        parts: float [items, M, dim] each modality's part of each item's embedding.
+        bias_scale: float [items] and ``bias`` [dim]: the rest of each embedding is ``bias_scale * bias``
+            (:class:`braidrec.models.explain.ItemParts`).
+        modalities: the M names.
+
+    Returns:
+        ``contributions`` [B, k, M], ``base`` [B, k], ``scores`` [B, k] (their sum: the
+        recommending signatures' score), ``driver`` [B, k] (the modality with the largest
+        contribution among those the item has; '' for an item nothing places) and ``found`` [B, k];
+        zeros and '' where not found.
+    """
+    found = rows >= 0
+    safe = tf.maximum(rows, 0)
+    has_id = index.has_id_of(safe)
+    queries = tf.where(has_id[..., None], users[:, None, :], cold_queries[:, None, :])
+    item_parts = tf.gather(parts, safe)
+    contributions = tf.reduce_sum(queries[:, :, None, :] * item_parts, axis=-1)
+    base = tf.gather(bias_scale, safe) * tf.reduce_sum(queries * bias, axis=-1)
+    base += tf.where(has_id, 0.0, cold_bias[:, None]) + index.offsets_of(safe)
+    found_weight = tf.cast(found, tf.float32)
+    contributions *= found_weight[..., None]
+    base *= found_weight
+    # A modality the item lacks has an all-zero part; its zero must not outrank a present one's negative share.
+    present = tf.reduce_any(tf.not_equal(item_parts, 0.0), axis=-1)
+    ranked = tf.where(present, contributions, tf.fill(tf.shape(contributions), float("-inf")))
+    driver = tf.gather(tf.constant(modalities), tf.argmax(ranked, axis=-1, output_type=tf.int32))
+    return {
+        "contributions": contributions,
+        "base": base,
+        "scores": tf.reduce_sum(contributions, axis=-1) + base,
+        "driver": tf.where(found & tf.reduce_any(present, axis=-1), driver, tf.constant(contract.PAD)),
+        "found": found,
+    }
