@@ -1,4 +1,4 @@
-"""The ``explain`` signature's arithmetic: each modality's share of a user's score for an item.
+"""The ``explain`` signatures: each modality's share of a user's score for an item.
 
 The catalogue's per-modality parts (:func:`braidrec.models.explain.catalogue_parts`)
 are stored at export; a score ``query . embedding + offset`` then splits exactly
@@ -13,6 +13,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
+from braidrec.models.explain import ItemParts
 
 
 def explain_rows(users: tf.Tensor, cold_queries: tf.Tensor, cold_bias: tf.Tensor, rows: tf.Tensor, index,
@@ -57,3 +58,36 @@ def explain_rows(users: tf.Tensor, cold_queries: tf.Tensor, cold_bias: tf.Tensor
         "driver": tf.where(found & tf.reduce_any(present, axis=-1), driver, tf.constant(contract.PAD)),
         "found": found,
     }
+
+
+class ExplainSignatures:
+    """The ``explain`` and ``explain_history`` signatures of :class:`~braidrec.serving.module.RetrievalModule`.
+
+    A mixin: it reads the module's ``_users``, ``_history_users``, ``_cold_queries``,
+    ``item_table``, ``index`` and ``modalities``, and :meth:`init_explain` adds the parts.
+    """
+
+    def init_explain(self, parts: ItemParts) -> None:
+        """Stores the catalogue's per-modality parts and defines both signatures."""
+        self.item_parts = tf.Variable(parts.parts, trainable=False, name="item_parts")
+        self.item_bias_scale = tf.Variable(parts.bias_scale, trainable=False, name="item_bias_scale")
+        self.parts_bias = tf.Variable(parts.bias, trainable=False, name="parts_bias")
+        items = tf.TensorSpec([None, None], tf.string, name="item_ids")
+        self.explain = tf.function(self._explain, input_signature=[tf.TensorSpec([None], tf.string, name=contract.USER_ID), items])
+        self.explain_history = tf.function(self._explain_history,
+                                           input_signature=[tf.TensorSpec([None, None], tf.string, name="history"), items])
+
+    def _explain_users(self, users: tf.Tensor, known: tf.Tensor, item_ids: tf.Tensor) -> dict:
+        cold_queries, cold_bias = self._cold_queries(users, known)
+        return explain_rows(users, cold_queries, cold_bias, self.item_table.lookup(item_ids), self.index,
+                            self.item_parts, self.item_bias_scale, self.parts_bias, self.modalities)
+
+    def _explain(self, user_id, item_ids):
+        """Users [B] and items [B, k] (e.g. their recommendations; '' padding) -> each modality's
+        ``contributions`` [B, k, M] to the score (in ``modality_names`` order), ``base``, ``scores``,
+        ``driver`` and ``found`` (:func:`explain_rows`)."""
+        return self._explain_users(*self._users(user_id), item_ids)
+
+    def _explain_history(self, history, item_ids):
+        """As ``explain``, for users unseen in training given by their histories [B, L] (``recommend_history``'s users)."""
+        return self._explain_users(*self._history_users(history), item_ids)

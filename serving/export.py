@@ -126,8 +126,9 @@ def warmup_requests(module: RetrievalModule) -> dict[str, dict[str, np.ndarray]]
         "embed_users": {"user_id": np.concatenate([user, ["unknown-user"]])},
     }
     if "explain" in module.signatures():
-        requests["explain"] = {"user_id": np.concatenate([user, ["unknown-user"]]),
-                               "item_ids": np.array([[item[0], b""], [item[0], b"unknown-item"]], dtype=object)}
+        explained = np.array([[item[0], b""], [item[0], b"unknown-item"]], dtype=object)
+        requests["explain"] = {"user_id": np.concatenate([user, ["unknown-user"]]), "item_ids": explained}
+        requests["explain_history"] = {"history": np.array([[b"", item[0]], [b"", b""]], dtype=object), "item_ids": explained}
     if "search_text" in module.signatures():
         requests["search_text"] = {"query": np.array([b"a short text query"], dtype=object)}
     if "recommend_profile" in module.signatures():

@@ -27,7 +27,7 @@ import tensorflow as tf
 from braidrec.features import contract
 from braidrec.models.explain import ItemParts
 from braidrec.models.taste_profile import check_profile_weight, cold_item_queries, score_moments, taste_profiles
-from braidrec.serving.explain import explain_rows
+from braidrec.serving.explain import ExplainSignatures
 from braidrec.serving.index import NEG_INF, BruteForceIndex, item_flags, mask_known
 
 USER_ID = "user_id"
@@ -78,7 +78,7 @@ def _table(keys: np.ndarray) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(init, default_value=-1)
 
 
-class RetrievalModule(tf.Module):
+class RetrievalModule(ExplainSignatures, tf.Module):
     """Top-k retrieval, text search and embeddings over a fixed catalogue.
 
     Args:
@@ -96,7 +96,7 @@ class RetrievalModule(tf.Module):
         # Tracked as an attribute so the text path's lookup tables and weights are saved with it.
         self.item_tower = item_tower
         # Only defined with a text path: saving traces every tf.function attribute of the module.
-        self.search_text = self.recommend_profile = self.explain = None
+        self.search_text = self.recommend_profile = self.explain = self.explain_history = None
         if item_tower is not None:
             self.search_text = tf.function(self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")])
         self.profiles = {
@@ -127,11 +127,7 @@ class RetrievalModule(tf.Module):
         self.user_table = _table(data.user_ids)
         self.item_table = _table(data.item_ids)
         if data.item_parts is not None:
-            self.item_parts = tf.Variable(data.item_parts.parts, trainable=False, name="item_parts")
-            self.item_bias_scale = tf.Variable(data.item_parts.bias_scale, trainable=False, name="item_bias_scale")
-            self.parts_bias = tf.Variable(data.item_parts.bias, trainable=False, name="parts_bias")
-            self.explain = tf.function(self._explain, input_signature=[
-                tf.TensorSpec([None], tf.string, name=USER_ID), tf.TensorSpec([None, None], tf.string, name="item_ids")])
+            self.init_explain(data.item_parts)
 
     def signatures(self) -> dict:
         """Signature name -> concrete function, as ``tf.saved_model.save`` takes them."""
@@ -147,7 +143,7 @@ class RetrievalModule(tf.Module):
         if self.profiles:
             out["recommend_profile"] = self.recommend_profile
         if self.explain is not None:
-            out["explain"] = self.explain
+            out.update(explain=self.explain, explain_history=self.explain_history)
         return out
 
     def _cold_queries(self, users: tf.Tensor, known: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -189,14 +185,17 @@ class RetrievalModule(tf.Module):
         users, known = self._users(user_id)
         return self._top_k(users, known)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="history")])
-    def recommend_history(self, history):
-        """Users unseen in training: histories [B, L] (most recent last, '' padding) -> top-k, history excluded."""
+    def _history_users(self, history: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(embeddings [B, dim], known rows [B, L + 1]) of users unseen in training, from histories [B, L]."""
         batch = tf.shape(history)[0]
         users = self.user_tower({USER_ID: tf.fill([batch], contract.PAD), "history": history}, training=False)
         # One -1 column keeps ``known`` non-empty when L is 0.
-        known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
-        return self._top_k(users, known)
+        return users, tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="history")])
+    def recommend_history(self, history):
+        """Users unseen in training: histories [B, L] (most recent last, '' padding) -> top-k, history excluded."""
+        return self._top_k(*self._history_users(history))
 
     def _recommend_profile(self, history, user_categorical, user_numeric, user_numeric_mask):
         """Users unseen in training with a profile: history [B, L], the users table's ``column=value``
@@ -215,15 +214,6 @@ class RetrievalModule(tf.Module):
         none_known = tf.fill([tf.shape(query)[0], 1], -1)
         # A text query matches content; the popularity prior has no say in it.
         return self._answer(*self.index.top_k(queries, none_known, self.k, with_offsets=False))
-
-    def _explain(self, user_id, item_ids):
-        """Users [B] and items [B, k] (e.g. their recommendations; '' padding) -> each modality's
-        ``contributions`` [B, k, M] to the score (in ``modality_names`` order), ``base``, ``scores``,
-        ``driver`` and ``found`` (:func:`braidrec.serving.explain.explain_rows`)."""
-        users, known = self._users(user_id)
-        cold_queries, cold_bias = self._cold_queries(users, known)
-        return explain_rows(users, cold_queries, cold_bias, self.item_table.lookup(item_ids), self.index,
-                            self.item_parts, self.item_bias_scale, self.parts_bias, self.modalities)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id")])
     def embed_items(self, item_id):

@@ -21,7 +21,7 @@ from tests.conftest import served_scores
 
 SIGNATURES = [
     "serving_default", "recommend_history", "recommend_profile", "recommend_candidates", "search_text", "embed_items", "embed_users",
-    "explain",
+    "explain", "explain_history",
 ]
 
 
@@ -128,6 +128,19 @@ def test_explain_splits_the_served_scores_by_modality(tiny_run, partitioned_expo
     expected = np.array(modalities, dtype=object)[out["contributions"].argmax(axis=-1)]
     assert (out["driver"][:, :-2].astype(str) == expected[:, :-2]).all()
     assert (out["driver"][:, -2:] == b"").all()
+
+
+def test_explain_history_splits_recommend_history_scores(servable):
+    items = [i.decode() for i in servable.all_item_ids().numpy()]
+    history = tf.constant([["", items[0], items[1]], ["", "", ""]])
+    top = servable.signatures["recommend_history"](history=history)
+    out = servable.signatures["explain_history"](history=history, item_ids=top["item_ids"])
+    np.testing.assert_allclose(out["scores"].numpy(), top["scores"].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["contributions"].numpy().sum(axis=-1) + out["base"].numpy(), out["scores"].numpy(), atol=1e-6)
+    # The two histories are two users: their explanations of the same item differ.
+    both = tf.constant([[items[2]], [items[2]]])
+    contributions = servable.signatures["explain_history"](history=history, item_ids=both)["contributions"].numpy()
+    assert not np.allclose(contributions[0], contributions[1])
 
 
 @pytest.mark.parametrize("signature", SIGNATURES)
