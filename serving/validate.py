@@ -19,6 +19,8 @@ from braidrec.serving.store import ServingError
 
 # Inputs that are lists of ids rather than a batch: bounded by the body size, not max_batch.
 UNBATCHED_INPUTS = frozenset({"candidates"})
+# Inputs whose second dimension is items per user (the explain signatures'): bounded by max_k.
+ITEMS_PER_USER_INPUTS = frozenset({"item_ids"})
 
 
 @dataclasses.dataclass
@@ -80,6 +82,8 @@ def check_inputs(signature_name: str, signature: meta_graph_pb2.SignatureDef, in
             raise ServingError("INVALID_ARGUMENT", f"signature {signature_name}: input '{name}' must have rank {rank}, got shape {list(value.shape)}")
         if rank and name not in UNBATCHED_INPUTS and value.shape[0] > limits.max_batch:
             raise ServingError("INVALID_ARGUMENT", f"input '{name}': batch of {value.shape[0]} exceeds the limit {limits.max_batch} (--serve.max_batch)")
+        if name in ITEMS_PER_USER_INPUTS and rank == 2 and value.shape[1] > limits.max_k:
+            raise ServingError("INVALID_ARGUMENT", f"input '{name}': {value.shape[1]} items per user exceed the limit {limits.max_k} (--serve.max_k)")
         if name == "k" and (np.any(value > limits.max_k) or np.any(value < 1)):
             raise ServingError("INVALID_ARGUMENT", f"input 'k' = {value.tolist()} must be between 1 and {limits.max_k} (--serve.max_k)")
         out[name] = value if dtype == np.dtype(object) else value.astype(dtype)

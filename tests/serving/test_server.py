@@ -64,6 +64,8 @@ def test_row_format_predict_equals_the_savedmodel(server, users, tiny_run):
         ),
         ("search_text", {"query": ["some words"]}, {"item_ids", "scores"}),
         ("recommend_candidates", {"user_id": ["nobody"], "candidates": ["i00001", "i00002"], "k": 2}, {"item_ids", "scores"}),
+        ("explain", {"user_id": ["nobody"], "item_ids": [["i00001", ""]]}, {"contributions", "base", "scores", "driver", "found"}),
+        ("explain_history", {"history": [["i00002"]], "item_ids": [["i00001"]]}, {"contributions", "base", "scores", "driver", "found"}),
     ],
 )
 def test_columnar_predict_per_signature(server, signature, inputs, outputs):
@@ -88,6 +90,7 @@ def test_status_and_metadata(server):
         ("/v1/models/tiny:predict", {"instances": [1, 2]}, 400, "string"),
         ("/v1/models/tiny:predict", {"signature_name": "recommend_candidates", "inputs": {"user_id": ["u"], "candidates": ["i"], "k": 51}}, 400, "max_k"),
         ("/v1/models/tiny:predict", {"instances": [f"u{i}" for i in range(9)]}, 400, "max_batch"),
+        ("/v1/models/tiny:predict", {"signature_name": "explain", "inputs": {"user_id": ["u"], "item_ids": [["i"] * 51]}}, 400, "max_k"),
         ("/v1/models/tiny:predict", {"inputs": ["u"] * 5000}, 400, "max_body_bytes"),
         ("/v1/models/tiny:predict", None, 400, "JSON"),
         ("/v1/models/tiny:predict", {"signature_name": "recommend_history", "inputs": {"history": [["a"], ["b", "c"]]}}, 400, "same length"),
