@@ -15,6 +15,14 @@ import tensorflow as tf
 from braidrec.features import contract
 from braidrec.models.explain import ItemParts
 
+# recommend_profile's inputs, which explain_profile takes too.
+PROFILE_INPUTS = [
+    tf.TensorSpec([None, None], tf.string, name="history"),
+    tf.TensorSpec([None, None], tf.string, name=contract.USER_CATEGORICAL),
+    tf.TensorSpec([None, None], tf.float32, name=contract.USER_NUMERIC),
+    tf.TensorSpec([None, None], tf.float32, name=contract.USER_NUMERIC_MASK),
+]
+
 
 def explain_rows(users: tf.Tensor, cold_queries: tf.Tensor, cold_bias: tf.Tensor, rows: tf.Tensor, index,
                  parts: tf.Variable, bias_scale: tf.Variable, bias: tf.Variable, modalities: list[str]) -> dict:
@@ -61,10 +69,12 @@ def explain_rows(users: tf.Tensor, cold_queries: tf.Tensor, cold_bias: tf.Tensor
 
 
 class ExplainSignatures:
-    """The ``explain`` and ``explain_history`` signatures of :class:`~braidrec.serving.module.RetrievalModule`.
+    """The ``explain``, ``explain_history`` and ``explain_profile`` signatures of
+    :class:`~braidrec.serving.module.RetrievalModule`: one per way of naming users.
 
-    A mixin: it reads the module's ``_users``, ``_history_users``, ``_cold_queries``,
-    ``item_table``, ``index`` and ``modalities``, and :meth:`init_explain` adds the parts.
+    A mixin: it reads the module's ``_users``, ``_history_users``, ``_profile_users``,
+    ``_cold_queries``, ``profiles``, ``item_table``, ``index`` and ``modalities``, and
+    :meth:`init_explain` adds the parts.
     """
 
     def init_explain(self, parts: ItemParts) -> None:
@@ -76,6 +86,8 @@ class ExplainSignatures:
         self.explain = tf.function(self._explain, input_signature=[tf.TensorSpec([None], tf.string, name=contract.USER_ID), items])
         self.explain_history = tf.function(self._explain_history,
                                            input_signature=[tf.TensorSpec([None, None], tf.string, name="history"), items])
+        if self.profiles:
+            self.explain_profile = tf.function(self._explain_profile, input_signature=[*PROFILE_INPUTS, items])
 
     def _explain_users(self, users: tf.Tensor, known: tf.Tensor, item_ids: tf.Tensor) -> dict:
         cold_queries, cold_bias = self._cold_queries(users, known)
@@ -91,3 +103,7 @@ class ExplainSignatures:
     def _explain_history(self, history, item_ids):
         """As ``explain``, for users unseen in training given by their histories [B, L] (``recommend_history``'s users)."""
         return self._explain_users(*self._history_users(history), item_ids)
+
+    def _explain_profile(self, history, user_categorical, user_numeric, user_numeric_mask, item_ids):
+        """As ``explain``, for ``recommend_profile``'s users: histories and the users table's profiles."""
+        return self._explain_users(*self._profile_users(history, user_categorical, user_numeric, user_numeric_mask), item_ids)

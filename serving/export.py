@@ -139,6 +139,8 @@ def warmup_requests(module: RetrievalModule) -> dict[str, dict[str, np.ndarray]]
             **{name: np.concatenate([row, np.zeros_like(row) if row.dtype != object else np.full_like(row, b"")])
                for name, row in profile.items()},
         }
+    if "explain_profile" in module.signatures():
+        requests["explain_profile"] = {**requests["recommend_profile"], "item_ids": explained}
     return requests
 
 

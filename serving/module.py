@@ -27,7 +27,7 @@ import tensorflow as tf
 from braidrec.features import contract
 from braidrec.models.explain import ItemParts
 from braidrec.models.taste_profile import check_profile_weight, cold_item_queries, score_moments, taste_profiles
-from braidrec.serving.explain import ExplainSignatures
+from braidrec.serving.explain import PROFILE_INPUTS, ExplainSignatures
 from braidrec.serving.index import NEG_INF, BruteForceIndex, item_flags, mask_known
 
 USER_ID = "user_id"
@@ -96,7 +96,7 @@ class RetrievalModule(ExplainSignatures, tf.Module):
         # Tracked as an attribute so the text path's lookup tables and weights are saved with it.
         self.item_tower = item_tower
         # Only defined with a text path: saving traces every tf.function attribute of the module.
-        self.search_text = self.recommend_profile = self.explain = self.explain_history = None
+        self.search_text = self.recommend_profile = self.explain = self.explain_history = self.explain_profile = None
         if item_tower is not None:
             self.search_text = tf.function(self._search_text, input_signature=[tf.TensorSpec([None], tf.string, name="query")])
         self.profiles = {
@@ -104,12 +104,7 @@ class RetrievalModule(ExplainSignatures, tf.Module):
             for name, values in data.user_profiles.items()
         }
         if self.profiles:
-            self.recommend_profile = tf.function(self._recommend_profile, input_signature=[
-                tf.TensorSpec([None, None], tf.string, name="history"),
-                tf.TensorSpec([None, None], tf.string, name=contract.USER_CATEGORICAL),
-                tf.TensorSpec([None, None], tf.float32, name=contract.USER_NUMERIC),
-                tf.TensorSpec([None, None], tf.float32, name=contract.USER_NUMERIC_MASK),
-            ])
+            self.recommend_profile = tf.function(self._recommend_profile, input_signature=PROFILE_INPUTS)
         self.modalities = list(data.modalities)
         self.k = min(int(k), len(data.item_ids))
         self.index = index if index is not None else BruteForceIndex(data.item_embeddings, data.item_offsets, data.item_has_id)
@@ -144,6 +139,8 @@ class RetrievalModule(ExplainSignatures, tf.Module):
             out["recommend_profile"] = self.recommend_profile
         if self.explain is not None:
             out.update(explain=self.explain, explain_history=self.explain_history)
+        if self.explain_profile is not None:
+            out["explain_profile"] = self.explain_profile
         return out
 
     def _cold_queries(self, users: tf.Tensor, known: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -197,16 +194,19 @@ class RetrievalModule(ExplainSignatures, tf.Module):
         """Users unseen in training: histories [B, L] (most recent last, '' padding) -> top-k, history excluded."""
         return self._top_k(*self._history_users(history))
 
-    def _recommend_profile(self, history, user_categorical, user_numeric, user_numeric_mask):
-        """Users unseen in training with a profile: history [B, L], the users table's ``column=value``
-        tokens [B, T] ('' padding) and numeric values and presence [B, K] -> top-k, history excluded."""
+    def _profile_users(self, history, user_categorical, user_numeric, user_numeric_mask) -> tuple[tf.Tensor, tf.Tensor]:
+        """(embeddings [B, dim], known rows) of users unseen in training, from histories [B, L] and profiles."""
         batch = tf.shape(history)[0]
         users = self.user_tower({
             USER_ID: tf.fill([batch], contract.PAD), "history": history, contract.USER_CATEGORICAL: user_categorical,
             contract.USER_NUMERIC: user_numeric, contract.USER_NUMERIC_MASK: user_numeric_mask,
         }, training=False)
-        known = tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
-        return self._top_k(users, known)
+        return users, tf.concat([self.item_table.lookup(history), tf.fill([batch, 1], -1)], axis=1)
+
+    def _recommend_profile(self, history, user_categorical, user_numeric, user_numeric_mask):
+        """Users unseen in training with a profile: history [B, L], the users table's ``column=value``
+        tokens [B, T] ('' padding) and numeric values and presence [B, K] -> top-k, history excluded."""
+        return self._top_k(*self._profile_users(history, user_categorical, user_numeric, user_numeric_mask))
 
     def _search_text(self, query):
         """Cross-modal search: text queries [B] -> the ``item_ids`` whose fused embeddings best match."""

@@ -42,7 +42,8 @@ def test_layout_is_tf_serving_versioned(tiny_run):
 def test_saved_model_cli_shows_signature(tiny_run):
     cli = Path(sys.executable).parent / "saved_model_cli"
     out = subprocess.run([str(cli), "show", "--all", "--dir", str(tiny_run["export"])], capture_output=True, text=True, check=True).stdout
-    for signature in ("serving_default", "recommend_history", "recommend_profile", "search_text", "embed_items", "embed_users", "recommend_candidates"):
+    for signature in ("serving_default", "recommend_history", "recommend_profile", "search_text", "embed_items", "embed_users",
+                      "recommend_candidates", "explain", "explain_history", "explain_profile"):
         assert f"signature_def['{signature}']" in out
     for name in ("user_id", "item_ids", "scores", "history", "query", "item_id", "embeddings", "modality_weights"):
         assert f"['{name}']" in out
@@ -129,6 +130,9 @@ def test_profiles_save_load_compare_with_the_keras_user_tower(tiny_run, servable
     empty = {k: tf.zeros_like(v) for k, v in inputs.items()}
     without = servable.signatures["recommend_profile"](history=tf.constant(history), **empty)["scores"].numpy()
     assert not np.allclose(without, out["scores"].numpy(), atol=1e-4), "the profile must change the answer"
+    # Its explaining twin splits the same scores.
+    explained = servable.signatures["explain_profile"](history=tf.constant(history), item_ids=out["item_ids"], **inputs)
+    np.testing.assert_allclose(explained["scores"].numpy(), out["scores"].numpy(), rtol=1e-4, atol=1e-5)
 
 
 def _history_user(tiny_run, users: np.ndarray, history: np.ndarray) -> dict:

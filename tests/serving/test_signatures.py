@@ -21,7 +21,7 @@ from tests.conftest import served_scores
 
 SIGNATURES = [
     "serving_default", "recommend_history", "recommend_profile", "recommend_candidates", "search_text", "embed_items", "embed_users",
-    "explain", "explain_history",
+    "explain", "explain_history", "explain_profile",
 ]
 
 
