@@ -7,8 +7,9 @@ them, the bench's own features (``bench.datasets.prepare``). Per dataset and see
 train yesterday's model, train today's from it, train today's from scratch, and evaluate both on
 today's test split. Reported per side: validation Recall@50 after the first epoch, the best epoch,
 seconds to it, and test warm Recall@10 / NDCG@10 and cold Recall@10; and warm over fresh as ratios.
-Both of today's runs use the default patience, so the seconds to the best epoch, not the whole run,
-are what a shorter ``--train.patience`` would save.
+Both of today's runs use the default patience; what a shorter ``--train.patience`` would have done is
+replayed on each run's logged validation curve (the same rule as training's early stopping): the
+epoch it stops after, whether it keeps the same best epoch, and the validation metric it gives up.
 
 Writes ``bench/results/incremental.md`` and ``incremental.json``.
 """
@@ -57,13 +58,47 @@ def yesterday_data(data_dir: Path, out: Path, share: float) -> Path:
     return out
 
 
-def _summary(history: dict, metrics: dict) -> dict:
+REPLAYED_PATIENCE = (2, 3, 4)
+
+
+def patience_replay(curve: list[float], patience: int, min_delta: float) -> dict:
+    """What early stopping at ``patience`` would have done on a logged validation ``curve``.
+
+    The rule of ``models.train.BestValidationEpoch``: an epoch is the new best when it beats the best
+    by more than ``min_delta``; training stops once ``patience`` epochs pass without one.
+
+    Returns:
+        ``{"best_epoch", "stop_epoch"}`` (1-based) and ``"best_value"``, the curve at the best epoch.
+    """
+    best, best_value = 0, -1.0
+    for epoch, value in enumerate(curve):
+        if value > best_value + min_delta:
+            best, best_value = epoch, value
+        elif epoch - best >= patience:
+            return {"best_epoch": best + 1, "stop_epoch": epoch + 1, "best_value": best_value}
+    return {"best_epoch": best + 1, "stop_epoch": len(curve), "best_value": best_value}
+
+
+def _summary(history: dict, metrics: dict, patience: int, min_delta: float) -> dict:
     braid = metrics["braidrec"]
+    curve = history["val_" + history["selection_metric"]]
+    seconds_per_epoch = history["seconds_to_best_epoch"] / history["best_epoch"]
+    if patience_replay(curve, patience, min_delta)["best_epoch"] != history["best_epoch"]:
+        raise RuntimeError(f"replaying patience {patience} on the logged curve does not give training's best epoch "
+                           f"{history['best_epoch']}: patience_replay no longer follows models.train.BestValidationEpoch")
+    full = patience_replay(curve, len(curve), min_delta)
+    replays = {}
+    for patience in REPLAYED_PATIENCE:
+        replay = patience_replay(curve, patience, min_delta)
+        replays[patience] = {"stop_epoch": replay["stop_epoch"], "same_best_epoch": replay["best_epoch"] == history["best_epoch"],
+                             "val_given_up": full["best_value"] - replay["best_value"],
+                             "seconds": replay["stop_epoch"] * seconds_per_epoch}
     return {
         "val_recall@50_epoch1": history["val_recall@50"][0], "best_epoch": history["best_epoch"],
         "seconds_to_best_epoch": history["seconds_to_best_epoch"], "epochs": len(history["loss"]),
+        "seconds_of_epochs": len(history["loss"]) * seconds_per_epoch,
         "warm_recall@10": braid["warm"]["recall@10"], "warm_ndcg@10": braid["warm"]["ndcg@10"],
-        "cold_recall@10": braid["cold"]["recall@10"],
+        "cold_recall@10": braid["cold"]["recall@10"], "patience_replay": replays,
     }
 
 
@@ -73,8 +108,10 @@ def run_seed(features: Path, yesterday: Path, work: Path, seed: int) -> dict:
     train(yesterday, work / f"yesterday-{seed}", config_with({"train.seed": seed, "train.verbose": 0}))
     for side, start in (("warm", str(work / f"yesterday-{seed}")), ("fresh", "")):
         model_dir = work / f"{side}-{seed}"
-        history = train(features, model_dir, config_with({"train.seed": seed, "train.verbose": 0, "train.warm_start": start}))
-        out[side] = _summary(history, evaluate_model_dir(model_dir, features, EvalConfig().ks))
+        config = config_with({"train.seed": seed, "train.verbose": 0, "train.warm_start": start})
+        history = train(features, model_dir, config)
+        out[side] = _summary(history, evaluate_model_dir(model_dir, features, EvalConfig().ks), config.train.patience,
+                             config.train.min_delta)
         if start:
             out["tables"] = history["warm_start"]["tables"]
     return out
@@ -100,9 +137,31 @@ def write(results: dict) -> None:
     for name, ratios in results["ratios"].items():
         lines.append(f"| {name} | " + " | ".join(f"{ratios[k]:.2f}x" for k in (
             "seconds_to_best_epoch", "warm_recall@10", "warm_ndcg@10", "cold_recall@10")) + " |")
+    lines += patience_lines(results)
     RESULTS.mkdir(exist_ok=True)
     write_text_atomic(RESULTS / "incremental.json", json.dumps(results, indent=2))
     write_text_atomic(RESULTS / "incremental.md", "\n".join(lines) + "\n")
+
+
+def patience_lines(results: dict) -> list[str]:
+    """The markdown table of the shorter patiences, replayed, per dataset and side (means over seeds)."""
+    patience = config_with({}).train.patience
+    lines = ["", f"A shorter `--train.patience` than the default {patience}, replayed on each run's validation curve: epochs "
+             f"run, seeds whose best epoch stays the same, the validation {config_with({}).train.selection_metric} given up "
+             f"(mean), and the seconds of the epochs run against the default's:", "",
+             "| dataset | side | patience | epochs run | same best epoch | val given up | seconds |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, seeds in results["runs"].items():
+        for side in ("fresh", "warm"):
+            runs = [run[side] for run in seeds.values()]
+            lines.append(f"| {name} | {side} | {patience} | {np.mean([r['epochs'] for r in runs]):.1f} | {len(runs)}/{len(runs)} | 0 | 1.00x |")
+            for p in REPLAYED_PATIENCE:
+                replays = [r["patience_replay"][p] for r in runs]
+                ratio = np.mean([rp["seconds"] / r["seconds_of_epochs"] for rp, r in zip(replays, runs)])
+                lines.append(f"| {name} | {side} | {p} | {np.mean([rp['stop_epoch'] for rp in replays]):.1f} | "
+                             f"{sum(rp['same_best_epoch'] for rp in replays)}/{len(runs)} | "
+                             f"{np.mean([rp['val_given_up'] for rp in replays]):.4f} | {ratio:.2f}x |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -99,7 +99,7 @@ def run_all(config: RunConfig, beam_args: list[str] | None = None) -> dict:
     version = export(paths.model, paths.export, config.export.name, config.export.k, config=config.export)
     print(f"[6/6] recommend -> {paths.recs}", flush=True)
     run_recommend(version, paths.recs, config.recommend.k, batch_size=config.recommend.batch_size, beam_args=beam_args,
-                  explain=config.recommend.explain)
+                  explain=config.recommend.explain and config.export.explain)  # no parts exported: nothing to explain
     return {"run": str(paths.root), "metrics": metrics, "export": str(version), "recs": str(paths.recs)}
 
 
