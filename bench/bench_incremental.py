@@ -108,7 +108,8 @@ def run_seed(features: Path, yesterday: Path, work: Path, seed: int) -> dict:
     train(yesterday, work / f"yesterday-{seed}", config_with({"train.seed": seed, "train.verbose": 0}))
     for side, start in (("warm", str(work / f"yesterday-{seed}")), ("fresh", "")):
         model_dir = work / f"{side}-{seed}"
-        config = config_with({"train.seed": seed, "train.verbose": 0, "train.warm_start": start})
+        # Both sides wait the default train.patience, so that shorter ones can be replayed on their curves.
+        config = config_with({"train.seed": seed, "train.verbose": 0, "train.warm_start": start, "train.warm_start_patience": 0})
         history = train(features, model_dir, config)
         out[side] = _summary(history, evaluate_model_dir(model_dir, features, EvalConfig().ks), config.train.patience,
                              config.train.min_delta)

@@ -58,16 +58,27 @@ def check_train_settings(train_config: TrainConfig, model_config: ModelConfig) -
 
     Raises:
         ValueError: an unknown ``train.selection_metric`` or ``train.examples``, a negative
-            ``train.min_delta``, sequence examples with a non-causal history, or a ``train.warm_start``
-            that is no model directory.
+            ``train.min_delta`` or patience, sequence examples with a non-causal history, or a
+            ``train.warm_start`` that is no model directory.
     """
     selection_cutoff(train_config.selection_metric)
     check_min_delta(train_config.min_delta)
     check_warm_start(train_config.warm_start)
+    for name in ("patience", "warm_start_patience"):
+        if getattr(train_config, name) < 0:
+            raise ValueError(f"train.{name} {getattr(train_config, name)} must be >= 0 (epochs without a gain before stopping)")
     if train_config.examples not in EXAMPLES:
         raise ValueError(f"train.examples '{train_config.examples}' is not one of {EXAMPLES}")
     if train_config.examples == "sequence" and not model_config.history_causal:
         raise ValueError("train.examples=sequence needs model.history_causal=true (later items would leak); use pairs")
+
+
+def effective_patience(train_config: TrainConfig) -> int:
+    """The early-stopping patience of a training: ``train.warm_start_patience`` when it starts from an
+    earlier model and that is set (> 0), else ``train.patience``."""
+    if train_config.warm_start and train_config.warm_start_patience > 0:
+        return train_config.warm_start_patience
+    return train_config.patience
 
 
 class BestValidationEpoch(keras.callbacks.Callback):
@@ -263,7 +274,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         # The repeated data would never end an epoch.
         raise ValueError(f"{features_dir}: the training data's batch count is unknown ({steps_per_epoch})")
     model.compile(optimizer=optimizer(config.train, steps_per_epoch))
-    validation = BestValidationEpoch(data, config.train.selection_metric, config.train.patience, config.train.min_delta)
+    validation = BestValidationEpoch(data, config.train.selection_metric, effective_patience(config.train), config.train.min_delta)
     # One iterator over the repeated data, not a new one per epoch: on a 2-core AMD VM about half
     # the epochs otherwise waited 7-9 s at the epoch change with the CPU idle (models/README.md, "Training").
     # The shuffle still reshuffles on each pass, and an epoch is still one pass.
@@ -276,6 +287,7 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         "selection_metric": validation.metric,
         "val_" + validation.metric: [float(v) for v in fit.history.get("val_" + validation.metric, [])],
         "best_epoch": validation.best_epoch + 1,
+        "patience": validation.patience,
         # The best epoch's validation metrics, Recall@10 whatever the selection metric.
         "best_val": validation.best_metrics,
         # Fitting time until the best epoch's validation finished (setup and the later epochs excluded).

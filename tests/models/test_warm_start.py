@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from braidrec.config import ModelConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint
 from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON, load_model_dir
 from braidrec.models.evaluate import EvalData
+from braidrec.models.train import check_train_settings, effective_patience
 from braidrec.models.warm_start import _build, _check_inputs, check_warm_start, warm_start
 from tests.conftest import TINY_TRAIN, braid
 
@@ -70,6 +72,21 @@ def test_training_starts_from_the_earlier_model_and_says_so(tiny_run, other_spli
     history = json.loads((tmp_path / "model" / HISTORY_JSON).read_text())
     assert history["warm_start"]["from"] == str(Path(tiny_run["model"]).resolve())
     assert history["warm_start"]["copied"] > 20
+    assert history["patience"] == TrainConfig().warm_start_patience
+
+
+@pytest.mark.parametrize("warm_start, warm_start_patience, expected", [
+    ("", 4, 8), ("EARLIER", 4, 4), ("EARLIER", 0, 8),
+])
+def test_a_warm_started_training_waits_its_own_patience(warm_start, warm_start_patience, expected):
+    config = TrainConfig(patience=8, warm_start=warm_start, warm_start_patience=warm_start_patience)
+    assert effective_patience(config) == expected
+
+
+@pytest.mark.parametrize("field", ["patience", "warm_start_patience"])
+def test_a_negative_patience_is_refused(field):
+    with pytest.raises(ValueError, match=f"train.{field} -1 must be >= 0"):
+        check_train_settings(TrainConfig(**{field: -1}), ModelConfig())
 
 
 def test_other_model_settings_are_refused_naming_the_weight(tiny_run, other_split):
