@@ -234,8 +234,8 @@ class TrainConfig:
     # The patience of a warm-started training (0: train.patience). It starts near its best, so a long wait
     # after the best epoch is most of its time. Replayed on the logged validation curves of bench-incremental's
     # warm runs (3 seeds each of ml-100k and the synthetic catalogue), 4 kept every run's best epoch, at 0.47x
-    # (ml-100k) and 0.65x (synthetic) the epoch seconds of a fresh training at patience 8; 3 lost one epoch
-    # on one seed of each (bench/results/incremental.md; models/README.md, "Incremental training").
+    # (ml-100k) and 0.65x (synthetic) the epoch seconds of a fresh training at patience 8; 3 stopped one ml-100k
+    # seed before its best epoch (bench/results/incremental.md; models/README.md, "Incremental training").
     warm_start_patience: int = 4
     seed: int = 0
     # Deterministic TensorFlow ops, so the same seed gives the same model whatever the machine's load
