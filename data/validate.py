@@ -8,7 +8,6 @@ dead-letter output rather than failing a run).
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 import os
@@ -27,98 +26,16 @@ from braidrec.data.layout import (
     parse_timestamp,
     resolve_image_path,
 )
+from braidrec.data.problems import InvalidDatasetError, Problem, ProblemCollector, count_problems, format_report
 from braidrec.data.tables import CHUNK_ROWS, iter_table
 from braidrec.data.validate_types import check_types
+
+__all__ = ["MAX_PER_KIND", "InvalidDatasetError", "Problem", "count_problems", "ensure_valid", "format_report", "validate_dataset"]
 
 MAX_PER_KIND = 50
 
 
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a dataset.
-
-    Attributes:
-        table: the file the problem is in, as written in dataset.yaml (or ``dataset.yaml``).
-        row: 1-based data row (header excluded); None for file- or column-level problems.
-        column: the column concerned, or None.
-        message: what is wrong and how to fix it.
-        omitted: for a summary line only, how many further problems of one kind were
-            left out of the list (they still count).
-        kind: what sort of problem (``duplicate-id``, ``image-missing``...; see :data:`RECORD_KINDS`).
-    """
-
-    table: str
-    row: int | None
-    column: str | None
-    message: str
-    omitted: int = 0
-    kind: str = ""
-
-    def __str__(self) -> str:
-        where = self.table
-        if self.row is not None:
-            where += f" row {self.row}"
-        if self.column is not None:
-            where += f" column {self.column}"
-        # One line per problem, even when a parser's message spans several.
-        return f"{where}: {' '.join(self.message.split())}"
-
-
-class InvalidDatasetError(ValueError):
-    """A dataset failed validation; ``.problems`` holds what :func:`validate_dataset` found."""
-
-    def __init__(self, dataset_dir: str | os.PathLike, problems: list[Problem]):
-        self.dataset_dir = str(dataset_dir)
-        self.problems = list(problems)
-        super().__init__(f"{self.dataset_dir}: dataset is invalid (run 'braid data validate' after fixing)\n"
-                         + format_report(self.problems))
-
-    def __reduce__(self):
-        return (type(self), (self.dataset_dir, self.problems))
-
-
-class _Collector:
-    """Keeps the first ``cap`` problems of each kind and counts the rest."""
-
-    def __init__(self, cap: int):
-        self.cap = cap
-        self.kept: dict[tuple[str, str | None, str], list[Problem]] = {}
-        self.extra: dict[tuple[str, str | None, str], int] = {}
-
-    def add(self, kind: str, table: str, row: int | None, column: str | None, message: str) -> None:
-        key = (table, column, kind)
-        kept = self.kept.setdefault(key, [])
-        if len(kept) < self.cap:
-            kept.append(Problem(table, row, column, message, kind=kind))
-        else:
-            self.extra[key] = self.extra.get(key, 0) + 1
-
-    def problems(self) -> list[Problem]:
-        result = []
-        for key, kept in self.kept.items():
-            result += kept
-            if self.extra.get(key):
-                table, column, kind = key
-                count = self.extra[key]
-                result.append(Problem(table, None, column, f"... and {count} more '{kind}' problems", omitted=count,
-                                      kind=kind))
-        return result
-
-
-def count_problems(problems: list[Problem]) -> int:
-    """How many problems the list stands for, including those summarised as '... and N more'."""
-    return sum(p.omitted if p.omitted else 1 for p in problems)
-
-
-def format_report(problems: list[Problem]) -> str:
-    """One line per problem, then a count line (``no problems found`` when empty)."""
-    total = count_problems(problems)
-    lines = [str(p) for p in problems]
-    lines.append(f"{total} problem{'s' if total != 1 else ''} found" if total else "no problems found")
-    return "\n".join(lines)
-
-
-def _check_columns(table: TableSpec, frame: pd.DataFrame, out: _Collector) -> None:
+def _check_columns(table: TableSpec, frame: pd.DataFrame, out: ProblemCollector) -> None:
     present = [str(c) for c in frame.columns]
     reported = set()
     for role, column in table.role_columns():
@@ -132,7 +49,7 @@ def _check_columns(table: TableSpec, frame: pd.DataFrame, out: _Collector) -> No
                 "fix the role or add the column")
 
 
-def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: _Collector,
+def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: ProblemCollector,
          seen: dict[str, int], offset: int) -> None:
     """Adds the chunk's ids to ``seen`` (id -> first row), reporting empty and repeated ones."""
     for row, value in enumerate(frame[column], start=offset + 1):
@@ -146,7 +63,7 @@ def _ids(table: TableSpec, frame: pd.DataFrame, column: str, what: str, out: _Co
 
 
 def _references(table: TableSpec, frame: pd.DataFrame, column: str, what: str,
-                known: pd.Index | None, known_file: str, out: _Collector, offset: int) -> None:
+                known: pd.Index | None, known_file: str, out: ProblemCollector, offset: int) -> None:
     values = frame[column]
     # Vectorised, as the interactions table is the long one; only the bad rows are visited.
     bad = values.isna().to_numpy(copy=True)
@@ -162,7 +79,7 @@ def _references(table: TableSpec, frame: pd.DataFrame, column: str, what: str,
                     f"{what} '{value}' is not in {known_file} (add it there or drop this interaction)")
 
 
-def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector, offset: int) -> None:
+def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: ProblemCollector, offset: int) -> None:
     values = frame[column]
     rows: Any = range(len(values))
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
@@ -181,7 +98,7 @@ def _timestamps(table: TableSpec, frame: pd.DataFrame, column: str, out: _Collec
             out.add("timestamp", table.path, offset + int(index) + 1, column, str(err))
 
 
-def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out: _Collector, offset: int) -> None:
+def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out: ProblemCollector, offset: int) -> None:
     values = frame[column]
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         rows = np.flatnonzero(np.isinf(values.to_numpy(dtype=float)))
@@ -201,7 +118,7 @@ def _numbers(table: TableSpec, frame: pd.DataFrame, column: str, role: str, out:
                     "fix the cell or leave it empty)")
 
 
-def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: str, out: _Collector,
+def _images(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, column: str, out: ProblemCollector,
             offset: int) -> None:
     for row, value in enumerate(frame[column], start=offset + 1):
         if is_missing(value):
@@ -223,7 +140,7 @@ def _has(frame: pd.DataFrame, column: str | None) -> bool:
     return column is not None and column in frame.columns
 
 
-def _check_chunk(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, offset: int, out: _Collector,
+def _check_chunk(spec: DatasetSpec, table: TableSpec, frame: pd.DataFrame, offset: int, out: ProblemCollector,
                  ids: dict[str, dict[str, int]], known: dict[str, pd.Index]) -> None:
     """Every row check of one chunk of ``table`` whose first row is data row ``offset + 1``; ``ids`` gathers
     the id tables' ids (id -> first row), ``known`` holds them for the interactions' references."""
@@ -266,7 +183,7 @@ def validate_dataset(dataset_dir: str | os.PathLike, chunk_rows: int | None = CH
         spec = DatasetSpec.load(dataset_dir)
     except DatasetError as err:
         return [Problem(DATASET_FILE, None, None, err.detail)]
-    out = _Collector(MAX_PER_KIND)
+    out = ProblemCollector(MAX_PER_KIND)
     if spec.ground_truth is not None and not (spec.root / spec.ground_truth).is_file():
         out.add("ground-truth", DATASET_FILE, None, None,
                 f"ground_truth file {spec.ground_truth} does not exist (remove the key or regenerate the dataset)")
