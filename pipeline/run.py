@@ -133,6 +133,10 @@ def profile_line(model_dir: Path) -> str | None:
     return f"cold items scored with the user's taste profile at weight {weight:.2f}, the tower's vector at {1 - weight:.2f}"
 
 
+def _shares(shares: dict) -> str:
+    return ", ".join(f"{name} {share:.2f}" for name, share in shares.items() if share > 0)
+
+
 def summary(result: dict, users: int = 3, top: int = 5) -> str:
     """A human summary: artefacts, metrics against baselines, and a few users' recommendations."""
     paths = RunPaths(Path(result["run"]))
@@ -159,8 +163,9 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
     lines.append("mean fusion weight: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics["attention"]["overall"].items()))
     drivers = metrics.get("drivers@10")
     if drivers and drivers["slots"]["all"]:
-        lines.append("top-10 slots driven by (largest contribution to the score): "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in drivers["all"].items() if v > 0))
+        lines.append("top-10 slots driven by (largest contribution to the score): " + _shares(drivers["all"]))
+        if drivers["slots"]["without_id"]:
+            lines.append(f"  the {drivers['slots']['without_id']} slots of items without a trained id: " + _shares(drivers["without_id"]))
     split = metrics.get("split", {})
     if split.get("unplaced_items"):
         lines.append(f"{split['unplaced_items']} items ({split['unplaced_cold_items']} of them cold) have neither a trained id "

@@ -22,8 +22,12 @@ def test_summary_reports_metrics_alignment_and_recommendations(tiny_run):
     # The tiny run keeps the default weight of the taste profile for items without a trained id.
     assert "cold items scored with the user's taste profile at weight 0.75, the tower's vector at 0.25" in text
     assert f"cold items in {metrics['mixed']['cold_share@10']:.3f} of the slots" in text
-    shares = [f"{name} {share:.2f}" for name, share in metrics["drivers@10"]["all"].items() if share > 0]
+    drivers = metrics["drivers@10"]
+    shares = [f"{name} {share:.2f}" for name, share in drivers["all"].items() if share > 0]
     assert "top-10 slots driven by (largest contribution to the score): " + ", ".join(shares) in text
+    assert drivers["slots"]["without_id"] > 0, "the tiny run ranks some cold items into the top 10"
+    cold = [f"{name} {share:.2f}" for name, share in drivers["without_id"].items() if share > 0]
+    assert f"the {drivers['slots']['without_id']} slots of items without a trained id: " + ", ".join(cold) in text
     # Each recommendation shown names what drove it.
     recs = pd.read_parquet(tiny_run["recs"])
     first = recs[recs["user_id"] == sorted(recs["user_id"].unique())[0]].sort_values("rank").iloc[0]
