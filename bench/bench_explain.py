@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from bench.bench_serve import percentiles, timed
 from bench.serve_fixtures import synthetic_catalogue, synthetic_module
-from braidrec.models.explain import ItemParts
+from braidrec.models.score_parts import ItemParts
 from braidrec.pipeline.recommend import run_recommend
 from braidrec.serving.export import save_module
 

@@ -23,6 +23,7 @@ from braidrec.features import contract, readers
 from braidrec.models import ranking
 from braidrec.models.datasets import pad_histories, tower_profiles
 from braidrec.models.mixed_ranking import cold_slots, fit_cold_shift, mixed_metrics, mixed_task
+from braidrec.models.score_parts import ItemParts, concatenate_parts, modality_parts
 from braidrec.models.taste_profile import cold_item_queries, score_moments, taste_profiles
 from braidrec.models.two_tower import BraidModel
 from braidrec.pipeline.splits import choose_cold_items
@@ -131,6 +132,7 @@ class CatalogueEmbeddings(NamedTuple):
             nothing places, ``towers.UNPLACED_OFFSET``.
         has_id: bool [items], the item's id is in the trained vocabulary.
         placed: bool [items], a trained id or some enabled content places the item.
+        parts: the embeddings split by modality (:mod:`~braidrec.models.score_parts`), when asked for.
     """
 
     embeddings: np.ndarray
@@ -138,18 +140,25 @@ class CatalogueEmbeddings(NamedTuple):
     offsets: np.ndarray
     has_id: np.ndarray
     placed: np.ndarray
+    parts: ItemParts | None = None
 
 
-def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024) -> CatalogueEmbeddings:
-    """The item tower's :class:`CatalogueEmbeddings` of every catalogue row."""
-    parts = {"embedding": [], "weights": [], "prior": [], "has_id": [], "placed": []}
+def item_embeddings(model: BraidModel, catalogue: readers.Catalogue, batch_size: int = 1024,
+                    with_parts: bool = False) -> CatalogueEmbeddings:
+    """The item tower's :class:`CatalogueEmbeddings` of every catalogue row; ``with_parts`` also splits
+    each embedding by modality (:func:`~braidrec.models.score_parts.modality_parts`), in the same pass."""
+    outputs = {"embedding": [], "weights": [], "prior": [], "has_id": [], "placed": []}
+    split = []
     for start in range(0, len(catalogue), batch_size):
         rows = np.arange(start, min(len(catalogue), start + batch_size))
         feats = {k: tf.constant(v) for k, v in catalogue.take(rows).items()}
-        out = model.item_tower.encode_all(feats, training=False)
-        for name, values in parts.items():
-            values.append(out[name].numpy())
-    return CatalogueEmbeddings(*(np.concatenate(values) for values in parts.values()))
+        out = {name: value.numpy() for name, value in model.item_tower.encode_all(feats, training=False).items()}
+        for name, values in outputs.items():
+            values.append(out[name])
+        if with_parts:
+            split.append(modality_parts(model.item_tower, out))
+    parts = concatenate_parts(split, model.item_tower) if with_parts else None
+    return CatalogueEmbeddings(*(np.concatenate(values) for values in outputs.values()), parts=parts)
 
 
 def catalogue_scores(users: np.ndarray, cold_queries: np.ndarray, cold_bias: np.ndarray, items: CatalogueEmbeddings) -> np.ndarray:

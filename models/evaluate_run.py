@@ -37,7 +37,7 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
     manifest = json.loads((Path(trained.features_dir) / contract.MANIFEST).read_text())
     dataset_dir = Path(manifest["dataset"])
     ground_truth = GroundTruth.load(dataset_dir) if (dataset_dir / "dataset.yaml").is_file() else None
-    items = item_embeddings(trained.model, data.catalogue, batch_size)
+    items = item_embeddings(trained.model, data.catalogue, batch_size, with_parts=True)
     metrics = {"braidrec": model_metrics(trained.model, data, sorted(set(ks) | {10}), batch_size=batch_size, items=items)}
     metrics.update(baseline_metrics(data, ks, ground_truth, batch_size))
     metrics["attention"] = diagnostics.attention_report(items.weights, trained.model.item_tower.modalities, data.catalogue,

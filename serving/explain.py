@@ -1,6 +1,6 @@
 """The ``explain`` signatures: each modality's share of a user's score for an item.
 
-The catalogue's per-modality parts (:func:`braidrec.models.explain.catalogue_parts`)
+The catalogue's per-modality parts (:func:`braidrec.models.score_parts.modality_parts`)
 are stored at export; a score ``query . embedding + offset`` then splits exactly
 into ``query . part_m`` per modality and a base (``query . bias part``, plus the
 cold-item bias and the score offset of items without a trained id). Only core
@@ -13,7 +13,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
-from braidrec.models.explain import ItemParts
+from braidrec.models.score_parts import ItemParts
 
 # recommend_profile's inputs, which explain_profile takes too.
 PROFILE_INPUTS = [
@@ -35,7 +35,7 @@ def explain_rows(users: tf.Tensor, cold_queries: tf.Tensor, cold_bias: tf.Tensor
         index: the export's index (``has_id_of``, ``offsets_of``).
         parts: float [items, M, dim] each modality's part of each item's embedding.
         bias_scale: float [items] and ``bias`` [dim]: the rest of each embedding is ``bias_scale * bias``
-            (:class:`braidrec.models.explain.ItemParts`).
+            (:class:`braidrec.models.score_parts.ItemParts`).
         modalities: the M names.
 
     Returns:

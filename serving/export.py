@@ -22,7 +22,6 @@ from braidrec.config import ExportConfig
 from braidrec.models.checkpoint import load_model_dir
 from braidrec.models.datasets import pad_histories, tower_profiles
 from braidrec.models.evaluate import EvalData, item_embeddings
-from braidrec.models.explain import catalogue_parts
 from braidrec.pipeline.fileutil import temp_dir_beside
 from braidrec.serving.index import BruteForceIndex
 from braidrec.serving.model_config import write_model_config
@@ -44,7 +43,7 @@ def next_version(model_base: Path) -> int:
 def serving_data(model, data: EvalData, explain: bool = True) -> ServingData:
     """The catalogue embeddings and known users of a trained model (see :class:`ServingData`);
     with ``explain``, each item's per-modality parts too (``export.explain``)."""
-    catalogue = item_embeddings(model, data.catalogue)
+    catalogue = item_embeddings(model, data.catalogue, with_parts=explain)
     users = data.histories
     known_rows = [[data.index[i] for i in u.items] for u in users]
     known = np.full((len(users), max([len(r) for r in known_rows] + [1])), -1, dtype=np.int32)
@@ -62,7 +61,7 @@ def serving_data(model, data: EvalData, explain: bool = True) -> ServingData:
         user_histories=pad_histories([u.items for u in users], data.max_history),
         known_items=known,
         user_profiles=tower_profiles(model.user_tower, users, np.array([u.user_id for u in users])),
-        item_parts=catalogue_parts(model.item_tower, data.catalogue) if explain else None,
+        item_parts=catalogue.parts,
     )
 
 

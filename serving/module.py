@@ -25,7 +25,7 @@ import braidrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 
 from braidrec.features import contract
-from braidrec.models.explain import ItemParts
+from braidrec.models.score_parts import ItemParts
 from braidrec.models.taste_profile import check_profile_weight, cold_item_queries, score_moments, taste_profiles
 from braidrec.serving.explain import PROFILE_INPUTS, ExplainSignatures
 from braidrec.serving.index import NEG_INF, BruteForceIndex, item_flags, mask_known
@@ -51,7 +51,7 @@ class ServingData:
             prior and the mixed-ranking calibration shift of items without a trained id); None: zeros.
         item_has_id: bool [items], the item has a trained id; None: all have.
         cold_profile_weight: ``model.cold_profile_weight`` (0: the tower's vector scores every item).
-        item_parts: each item's embedding split by modality (:func:`braidrec.models.explain.catalogue_parts`);
+        item_parts: each item's embedding split by modality (:func:`braidrec.models.score_parts.modality_parts`);
             None: the export has no ``explain`` signature.
     """
 

@@ -78,5 +78,23 @@ def tiny_run(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def catalogue(tiny_run):
+    """The tiny run's item catalogue (``readers.Catalogue``)."""
+    from braidrec.features import readers
+
+    return readers.load_catalogue(tiny_run["features"])
+
+
+def untrained_model(tiny_run, **model_changes):
+    """An untrained 16-d ``BraidModel`` over the tiny run's vocabularies, ``model_changes`` applied."""
+    from braidrec.config import ExtractConfig, ModelConfig
+    from braidrec.features import contract
+    from braidrec.models.two_tower import BraidModel
+
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    return BraidModel(vocab, ModelConfig(embedding_dim=16, **model_changes), ExtractConfig(max_history=6), TrainConfig())
+
+
+@pytest.fixture(scope="session")
 def tiny_manifest(tiny_run) -> dict:
     return json.loads((tiny_run["features"] / "manifest.json").read_text())

@@ -6,26 +6,16 @@ import pytest
 import braidrec  # noqa: F401
 import tensorflow as tf
 
-from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
+from braidrec.config import ExtractConfig, ModelConfig
 from braidrec.features import contract, readers
 from braidrec.models.evaluate import catalogue_scores, item_embeddings
 from braidrec.models.towers import UNPLACED_OFFSET, ItemTower, split_rows
-from braidrec.models.two_tower import BraidModel
-
-
-@pytest.fixture(scope="module")
-def catalogue(tiny_run):
-    return readers.load_catalogue(tiny_run["features"])
-
-
-def _model(tiny_run, **model_changes):
-    vocab = contract.Vocabularies.load(tiny_run["features"])
-    return BraidModel(vocab, ModelConfig(embedding_dim=16, **model_changes), ExtractConfig(max_history=6), TrainConfig())
+from tests.conftest import untrained_model
 
 
 @pytest.mark.parametrize("disabled", [["image"], ["text", "categorical"]])
 def test_disabled_modalities_get_no_weight(tiny_run, catalogue, disabled):
-    model = _model(tiny_run, disabled_modalities=disabled)
+    model = untrained_model(tiny_run, disabled_modalities=disabled)
     weights = item_embeddings(model, catalogue).weights
     for name in disabled:
         assert (weights[:, model.item_tower.modalities.index(name)] == 0).all()
@@ -34,7 +24,7 @@ def test_disabled_modalities_get_no_weight(tiny_run, catalogue, disabled):
 
 def test_unknown_disabled_modality_is_refused(tiny_run):
     with pytest.raises(ValueError, match="disabled_modalities"):
-        _model(tiny_run, disabled_modalities=["audio"])
+        untrained_model(tiny_run, disabled_modalities=["audio"])
 
 
 def test_unknown_scoring_is_refused_by_the_item_tower_alone(tiny_run):
@@ -44,7 +34,7 @@ def test_unknown_scoring_is_refused_by_the_item_tower_alone(tiny_run):
 
 
 def test_text_query_embeds_into_item_space(tiny_run):
-    model = _model(tiny_run)
+    model = untrained_model(tiny_run)
     query = model.item_tower.encode_text(tf.constant(["a red circle", ""]))
     assert query.shape == (2, 16)
     np.testing.assert_allclose(np.linalg.norm(query.numpy()[0]), 1.0, atol=1e-5)
@@ -52,7 +42,7 @@ def test_text_query_embeds_into_item_space(tiny_run):
 
 @pytest.mark.parametrize("training", [False, True])
 def test_cold_fusion_temperature_tempers_items_without_an_id_at_inference_only(tiny_run, catalogue, training):
-    model = _model(tiny_run, cold_fusion_temperature=3.0)
+    model = untrained_model(tiny_run, cold_fusion_temperature=3.0)
     features = {k: tf.constant(v) for k, v in catalogue.features.items()}
 
     def encode(temperature):
@@ -76,7 +66,7 @@ def test_cold_fusion_temperature_tempers_items_without_an_id_at_inference_only(t
 @pytest.mark.parametrize("id_dropout, augmented", [(1e-9, False), (0.999999, True)])
 def test_content_is_augmented_only_where_the_id_is_dropped(tiny_run, catalogue, id_dropout, augmented):
     tf.keras.utils.set_random_seed(0)
-    model = _model(tiny_run, id_dropout=id_dropout, text_token_dropout=0.5, image_noise=0.5)
+    model = untrained_model(tiny_run, id_dropout=id_dropout, text_token_dropout=0.5, image_noise=0.5)
     features = {k: tf.constant(v) for k, v in catalogue.features.items()}
     served = model.item_tower.encode_all(features, training=False)
     trained = model.item_tower.encode_all(features, training=True)
@@ -90,7 +80,7 @@ def test_content_is_augmented_only_where_the_id_is_dropped(tiny_run, catalogue, 
 
 def test_augmentation_without_id_dropout_is_refused(tiny_run):
     with pytest.raises(ValueError, match="id_dropout > 0, or also pass --model.text_token_dropout 0 --model.image_noise 0"):
-        _model(tiny_run, id_dropout=0.0, text_token_dropout=0.3)
+        untrained_model(tiny_run, id_dropout=0.0, text_token_dropout=0.3)
 
 
 
@@ -108,7 +98,7 @@ def _without(catalogue, rows, ids=(), content=()):
 
 @pytest.mark.parametrize("head", [{}, {"scoring": "dot", "history_norm": "pre"}])
 def test_items_that_nothing_places_rank_below_every_placed_item(tiny_run, catalogue, head):
-    model = _model(tiny_run, **head)
+    model = untrained_model(tiny_run, **head)
     # Row 0: neither id nor content; row 1: content, no id; row 2: id, no content; the rest as they are.
     rows = np.arange(12)
     items = item_embeddings(model, _without(catalogue, rows, ids=[0, 1], content=[0, 2]))
@@ -122,7 +112,7 @@ def test_items_that_nothing_places_rank_below_every_placed_item(tiny_run, catalo
 
 
 def test_an_item_whose_only_modalities_are_disabled_is_not_placed(tiny_run, catalogue):
-    model = _model(tiny_run, disabled_modalities=["text", "image", "categorical", "numeric"])
+    model = untrained_model(tiny_run, disabled_modalities=["text", "image", "categorical", "numeric"])
     items = item_embeddings(model, catalogue)
     # Only a trained id places an item now.
     np.testing.assert_array_equal(items.placed, items.has_id)
@@ -137,7 +127,7 @@ HEADS = [{}, DOT_HEAD]
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("pooling", ["attention", "last"])
 def test_history_is_causal_and_order_aware(tiny_run, pooling, head):
-    model = _model(tiny_run, history_pooling=pooling, history_blocks=2, **head)
+    model = untrained_model(tiny_run, history_pooling=pooling, history_blocks=2, **head)
     items = contract.Vocabularies.load(tiny_run["features"]).items[:4]
     history = tf.constant([["", "", items[0], items[1], items[2], items[3]], ["", "", items[3], items[2], items[1], items[0]]])
     users = tf.constant(["nobody", "nobody"])
@@ -153,7 +143,7 @@ def test_history_is_causal_and_order_aware(tiny_run, pooling, head):
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("pooling", ["attention", "last"])
 def test_per_position_embeddings_see_only_the_past(tiny_run, pooling, head):
-    model = _model(tiny_run, history_pooling=pooling, **head)
+    model = untrained_model(tiny_run, history_pooling=pooling, **head)
     items = contract.Vocabularies.load(tiny_run["features"]).items[:6]
     users = tf.constant(["nobody", "nobody"])
     history = tf.constant([["", items[0], items[1], items[2], items[3], items[4]], ["", items[0], items[1], items[5], items[4], items[3]]])
@@ -167,7 +157,7 @@ def test_per_position_embeddings_see_only_the_past(tiny_run, pooling, head):
 
 
 def test_short_history_is_padded_to_the_window(tiny_run):
-    model = _model(tiny_run)
+    model = untrained_model(tiny_run)
     item = contract.Vocabularies.load(tiny_run["features"]).items[0]
     users = tf.constant(["nobody"])
     short = model.user_tower({contract.USER_ID: users, "history": tf.constant([[item]])}).numpy()
@@ -184,7 +174,7 @@ def _profile(tokens, ages):
 
 
 def test_user_profile_moves_the_user_vector_and_absent_means_empty(tiny_run):
-    model = _model(tiny_run, user_features=True)
+    model = untrained_model(tiny_run, user_features=True)
     vocab = contract.Vocabularies.load(tiny_run["features"])
     assert model.user_tower.reads_profile and vocab.user_categorical
     base = {contract.USER_ID: tf.constant(["nobody"] * 3), "history": tf.constant([[vocab.items[0]]] * 3)}
@@ -195,7 +185,7 @@ def test_user_profile_moves_the_user_vector_and_absent_means_empty(tiny_run):
 
 
 def test_user_features_off_ignores_the_profile(tiny_run):
-    model = _model(tiny_run, user_features=False)
+    model = untrained_model(tiny_run, user_features=False)
     vocab = contract.Vocabularies.load(tiny_run["features"])
     assert not model.user_tower.reads_profile
     base = {contract.USER_ID: tf.constant(["nobody"]), "history": tf.constant([[vocab.items[0]]])}
@@ -205,7 +195,7 @@ def test_user_features_off_ignores_the_profile(tiny_run):
 
 
 def test_dot_head_items_are_their_id_row_or_their_projected_content(tiny_run, catalogue):
-    model = _model(tiny_run, **DOT_HEAD)
+    model = untrained_model(tiny_run, **DOT_HEAD)
     tower = model.item_tower
     features = {k: tf.constant(v) for k, v in catalogue.features.items()}
     out = tower.encode_all(features)
@@ -225,7 +215,7 @@ def test_dot_head_items_are_their_id_row_or_their_projected_content(tiny_run, ca
 
 
 def test_dot_head_user_is_the_layer_normed_last_state_whatever_the_user_id(tiny_run):
-    model = _model(tiny_run, history_pooling="last", **DOT_HEAD)
+    model = untrained_model(tiny_run, history_pooling="last", **DOT_HEAD)
     items = contract.Vocabularies.load(tiny_run["features"]).items[:3]
     history = tf.constant([["", "", "", items[0], items[1], items[2]]] * 2)
     users = model.user_tower({contract.USER_ID: tf.constant(["nobody", "someone-else"]), "history": history}).numpy()
@@ -243,13 +233,13 @@ def test_dot_head_user_is_the_layer_normed_last_state_whatever_the_user_id(tiny_
 ])
 def test_bad_head_settings_are_refused(tiny_run, changes, message):
     with pytest.raises(ValueError, match=message):
-        _model(tiny_run, **changes)
+        untrained_model(tiny_run, **changes)
 
 
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("training", [False, True])
 def test_fused_rows_fuses_the_first_rows_only_and_changes_nothing_else(tiny_run, catalogue, head, training):
-    model = _model(tiny_run, id_dropout=0.5, text_token_dropout=0.3, image_noise=0.5, **head)
+    model = untrained_model(tiny_run, id_dropout=0.5, text_token_dropout=0.3, image_noise=0.5, **head)
     features = {k: tf.constant(v) for k, v in catalogue.features.items()}
     count = len(catalogue.features[contract.ITEM_ID]) // 2
     tf.random.set_seed(4)
