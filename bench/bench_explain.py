@@ -7,7 +7,10 @@ per-modality parts that add up to it), in one process:
   ``serving_default``'s (the call that produced that top-k);
 - ``braid recommend`` (the Beam job, start-up and Parquet included) with and
   without the explanation columns: users/s and the ratio;
-- the export's size with and without the stored parts.
+- the export's size with and without the stored parts, and with them in float16
+  (``--export.explain_precision float16``): its latency, and how far its
+  contributions and drivers are from float32's on the same top-k (also on a
+  trained model's export with ``--model``).
 
 Writes ``bench/results/explain.{json,md}``.
 """
@@ -30,8 +33,9 @@ import tensorflow as tf
 from bench.bench_serve import percentiles, timed
 from bench.serve_fixtures import synthetic_catalogue, synthetic_module
 from braidrec.models.score_parts import ItemParts
+from braidrec.config import ExportConfig
 from braidrec.pipeline.recommend import run_recommend
-from braidrec.serving.export import save_module
+from braidrec.serving.export import build_module, save_module
 
 K = 10
 MODALITIES = ["id", "text", "image", "categorical", "numeric"]
@@ -63,6 +67,34 @@ def signature_latency(served, users: np.ndarray, batch: int, reps: int, rng: np.
     return {"serving_default": recommend, "explain": explain, "p50_ratio": explain["p50_ms"] / recommend["p50_ms"]}
 
 
+def precision_agreement(exact, rounded, users: np.ndarray, batch: int = 256) -> dict:
+    """How far the float16 export ``rounded``'s explanations are from the float32 export ``exact``'s,
+    over every user's top-k (``serving_default`` of ``exact``): the largest and mean absolute
+    contribution difference, the largest contribution's size, and the share of slots whose driver agrees."""
+    diffs, biggest, agree, slots = [], 0.0, 0, 0
+    for start in range(0, len(users), batch):
+        ids = tf.constant(users[start:start + batch])
+        items = exact.signatures["serving_default"](user_id=ids)["item_ids"]
+        a, b = (served.signatures["explain"](user_id=ids, item_ids=items) for served in (exact, rounded))
+        found = a["found"].numpy()
+        diffs.append(np.abs(a["contributions"].numpy() - b["contributions"].numpy())[found])
+        biggest = max(biggest, float(np.abs(a["contributions"].numpy()[found]).max(initial=0.0)))
+        agree += int((a["driver"].numpy() == b["driver"].numpy())[found].sum())
+        slots += int(found.sum())
+    diff = np.concatenate(diffs)
+    return {"slots": slots, "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
+            "max_abs_contribution": biggest, "driver_agreement": agree / max(slots, 1)}
+
+
+def trained_model_agreement(model_dir: str, work: Path) -> dict:
+    """:func:`precision_agreement` of a trained model's two exports, over every known user."""
+    exports = {precision: tf.saved_model.load(str(save_module(
+        build_module(model_dir, K, config=ExportConfig(explain_precision=precision)), work / precision, "model")))
+        for precision in ("float32", "float16")}
+    users = exports["float32"].all_user_ids().numpy().astype(str)
+    return {"model": model_dir, "users": len(users), **precision_agreement(exports["float32"], exports["float16"], users)}
+
+
 def batch_recommendation(version: Path, work: Path, explain: bool) -> dict:
     """users/s of ``braid recommend`` over every user of the export."""
     start = time.perf_counter()
@@ -71,21 +103,27 @@ def batch_recommendation(version: Path, work: Path, explain: bool) -> dict:
     return {"users": users, "seconds": seconds, "users_per_s": users / seconds}
 
 
-def run(items: int, users: int, work: Path) -> dict:
-    """Every measurement; returns the results dict."""
+def run(items: int, users: int, work: Path, model_dir: str | None = None) -> dict:
+    """Every measurement (``model_dir``: also float16's agreement on that trained model); returns the results dict."""
     rng = np.random.default_rng(0)
     plain, user_vectors = synthetic_catalogue(items, users)
     explained = with_parts(plain, rng)
     out: dict = {"items": items, "users": users, "modalities": len(MODALITIES), "dim": int(plain.item_embeddings.shape[1]),
                  "k": K, "machine_cores": os.cpu_count()}
+    rounded = dataclasses.replace(explained, item_parts=explained.item_parts._replace(parts=explained.item_parts.parts.astype(np.float16)))
     versions = {}
-    for name, data in (("plain", plain), ("explain", explained)):
+    for name, data in (("plain", plain), ("explain", explained), ("explain_float16", rounded)):
         versions[name] = save_module(synthetic_module(data, user_vectors, K), work / name, "synthetic")
         out[f"export_mib_{name}"] = export_size(versions[name]) / 2**20
     out["export_size_ratio"] = out["export_mib_explain"] / out["export_mib_plain"]
-    served = tf.saved_model.load(str(versions["explain"]))
+    out["export_size_ratio_float16"] = out["export_mib_explain_float16"] / out["export_mib_plain"]
     ids = plain.user_ids.astype(str)
-    out["latency"] = {f"batch{b}": signature_latency(served, ids, b, 200 if b == 1 else 50, rng) for b in (1, 64)}
+    for name, key in (("explain", "latency"), ("explain_float16", "latency_float16")):
+        served = tf.saved_model.load(str(versions[name]))
+        out[key] = {f"batch{b}": signature_latency(served, ids, b, 200 if b == 1 else 50, rng) for b in (1, 64)}
+    out["float16_agreement"] = precision_agreement(*(tf.saved_model.load(str(versions[n])) for n in ("explain", "explain_float16")), ids)
+    if model_dir:
+        out["float16_agreement_trained"] = trained_model_agreement(model_dir, work / "trained")
     # Each job twice, alternating, and the faster run of each: the first Beam job of a process pays start-up.
     runs: dict = {}
     for _ in range(2):
@@ -101,19 +139,31 @@ def markdown(results: dict) -> str:
     """The results as a short markdown report."""
     r = results
     lines = ["# bench-explain", "",
-             f"`python -m bench.bench_explain --items {r['items']} --users {r['users']}`: {r['items']} items, "
+             f"`python -m bench.bench_explain --items {r['items']} --users {r['users']}"
+             f"{' --model ' + r['float16_agreement_trained']['model'] if 'float16_agreement_trained' in r else ''}`: {r['items']} items, "
              f"{r['modalities']} modalities, {r['dim']}-d, k = {r['k']}, {r['machine_cores']} CPUs; one process.", "",
-             "| batch | serving_default p50 ms | explain p50 ms | explain p99 ms | explain / serving_default |",
+             "| batch, parts | serving_default p50 ms | explain p50 ms | explain p99 ms | explain / serving_default |",
              "| --- | ---: | ---: | ---: | ---: |"]
-    for batch, row in r["latency"].items():
-        lines.append(f"| {batch[len('batch'):]} | {row['serving_default']['p50_ms']:.2f} | {row['explain']['p50_ms']:.2f} | "
-                     f"{row['explain']['p99_ms']:.2f} | {row['p50_ratio']:.2f}x |")
+    for precision, latency in (("float32", r["latency"]), ("float16", r["latency_float16"])):
+        for batch, row in latency.items():
+            lines.append(f"| {batch[len('batch'):]}, {precision} parts | {row['serving_default']['p50_ms']:.2f} | "
+                         f"{row['explain']['p50_ms']:.2f} | {row['explain']['p99_ms']:.2f} | {row['p50_ratio']:.2f}x |")
     b = r["batch_recommendation"]
     lines += ["", f"`braid recommend`, {b['plain']['users']} users, whole Beam job: {b['plain']['users_per_s']:.0f} users/s plain, "
               f"{b['explain']['users_per_s']:.0f} users/s with the explanation columns ({b['time_ratio']:.2f}x the time).", "",
               f"Export size: {r['export_mib_plain']:.1f} MiB plain, {r['export_mib_explain']:.1f} MiB with the parts "
-              f"({r['export_size_ratio']:.2f}x).", ""]
-    return "\n".join(lines)
+              f"({r['export_size_ratio']:.2f}x), {r['export_mib_explain_float16']:.1f} MiB with them in float16 "
+              f"({r['export_size_ratio_float16']:.2f}x).", "",
+              "float16 parts against float32, explaining every user's top-10 (`driver agreement`: slots whose driver is the same):", "",
+              "| export | slots | max abs contribution diff | mean abs diff | largest abs contribution | driver agreement |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, key in (("synthetic catalogue above", "float16_agreement"), ("trained model", "float16_agreement_trained")):
+        if key in r:
+            a = r[key]
+            label = f"{name} (`--model {a['model']}`, {a['users']} users)" if "model" in a else name
+            lines.append(f"| {label} | {a['slots']} | {a['max_abs_diff']:.2e} | {a['mean_abs_diff']:.2e} | "
+                         f"{a['max_abs_contribution']:.3f} | {a['driver_agreement']:.5f} |")
+    return "\n".join(lines + [""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,9 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=4096)
     parser.add_argument("--out", default=str(RESULTS), help="directory for explain.json and explain.md")
+    parser.add_argument("--model", help="a trained model directory (RUN/model) whose float16 explanations to compare too")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-explain-") as work:
-        results = run(args.items, args.users, Path(work))
+        results = run(args.items, args.users, Path(work), args.model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "explain.json").write_text(json.dumps(results, indent=2))

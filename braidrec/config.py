@@ -270,9 +270,12 @@ class ExportConfig:
     index_cells: int = 0
     index_nprobe: int = 16
     # The `explain` signature (each modality's contribution to a user's score for an item). It stores
-    # every item's per-modality parts of its embedding: items x modalities x embedding_dim float32 (4.3 MB
-    # for ml-100k's 1,682 items, 5 modalities, 128-d), so a catalogue of millions may turn it off.
+    # every item's per-modality parts of its embedding: items x modalities x embedding_dim floats (4.3 MB
+    # for ml-100k's 1,682 items, 5 modalities, 128-d, in float32), so a catalogue of millions may store
+    # them in float16 (half the bytes; bench/results/explain.md measures what that rounding changes) or
+    # turn the signature off.
     explain: bool = True
+    explain_precision: str = "float32"
 
 
 @dataclasses.dataclass

@@ -30,6 +30,7 @@ from braidrec.serving.partitioned import PartitionedIndex
 from braidrec.serving.warmup import write_warmup
 
 INDEXES = ("brute_force", "partitioned")
+EXPLAIN_PRECISIONS = ("float32", "float16")
 # Parts above this size are worth a word: a server holds them in memory beside the embeddings.
 EXPLAIN_WARN_BYTES = 2**30
 
@@ -40,10 +41,14 @@ def next_version(model_base: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def serving_data(model, data: EvalData, explain: bool = True) -> ServingData:
+def serving_data(model, data: EvalData, explain: bool = True, explain_precision: str = "float32") -> ServingData:
     """The catalogue embeddings and known users of a trained model (see :class:`ServingData`);
-    with ``explain``, each item's per-modality parts too (``export.explain``)."""
+    with ``explain``, each item's per-modality parts too (``export.explain``), stored in
+    ``explain_precision`` (one of :data:`EXPLAIN_PRECISIONS`)."""
     catalogue = item_embeddings(model, data.catalogue, with_parts=explain)
+    parts = catalogue.parts
+    if parts is not None:
+        parts = parts._replace(parts=parts.parts.astype(explain_precision))
     users = data.histories
     known_rows = [[data.index[i] for i in u.items] for u in users]
     known = np.full((len(users), max([len(r) for r in known_rows] + [1])), -1, dtype=np.int32)
@@ -61,7 +66,7 @@ def serving_data(model, data: EvalData, explain: bool = True) -> ServingData:
         user_histories=pad_histories([u.items for u in users], data.max_history),
         known_items=known,
         user_profiles=tower_profiles(model.user_tower, users, np.array([u.user_id for u in users])),
-        item_parts=catalogue.parts,
+        item_parts=parts,
     )
 
 
@@ -75,17 +80,26 @@ def check_index_settings(config: ExportConfig) -> None:
         raise ValueError(f"--export.index_nprobe {config.index_nprobe} must be >= 1 (cells searched per query)")
 
 
+def check_explain_settings(config: ExportConfig) -> None:
+    """Raises ValueError for an ``export.explain_precision`` not in :data:`EXPLAIN_PRECISIONS`."""
+    if config.explain_precision not in EXPLAIN_PRECISIONS:
+        raise ValueError(f"--export.explain_precision {config.explain_precision!r}: use 'float32' or 'float16' "
+                         "(half the bytes for the explain signature's parts)")
+
+
 def check_export_settings(name: str, k: int, config: ExportConfig) -> None:
     """Raises what :func:`export` would raise for its settings, before any work.
 
     Raises:
-        ValueError: ``name`` is not a plain directory name, ``k`` < 1, or as :func:`check_index_settings`.
+        ValueError: ``name`` is not a plain directory name, ``k`` < 1, or as :func:`check_index_settings`
+            and :func:`check_explain_settings`.
     """
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"export name {name!r} must be a plain directory name, e.g. --name braidrec")
     if k < 1:
         raise ValueError(f"export k {k} must be >= 1 (items the fixed-k signatures return), e.g. --k 100")
     check_index_settings(config)
+    check_explain_settings(config)
 
 
 def make_index(data: ServingData, config: ExportConfig):
@@ -104,12 +118,14 @@ def make_index(data: ServingData, config: ExportConfig):
 def build_module(model_dir: str | Path, k: int, features_dir: str | Path | None = None, config: ExportConfig | None = None) -> RetrievalModule:
     """Restores a trained model and wraps it with the catalogue, user histories and an index."""
     config = config or ExportConfig()
+    check_explain_settings(config)
     trained = load_model_dir(model_dir, features_dir)
-    data = serving_data(trained.model, EvalData.load(trained.features_dir), config.explain)
+    data = serving_data(trained.model, EvalData.load(trained.features_dir), config.explain, config.explain_precision)
     if data.item_parts is not None and data.item_parts.parts.nbytes > EXPLAIN_WARN_BYTES:
-        logging.warning("export: the explain signature's per-modality parts take %.1f GiB (items x modalities x dim floats), "
-                        "held in memory by the server; --export.explain false leaves them out",
-                        data.item_parts.parts.nbytes / 2**30)
+        halve = " --export.explain_precision float16 halves them;" if config.explain_precision == "float32" else ""
+        logging.warning("export: the explain signature's per-modality parts take %.1f GiB (items x modalities x dim %s), "
+                        "held in memory by the server;%s --export.explain false leaves them out",
+                        data.item_parts.parts.nbytes / 2**30, config.explain_precision, halve)
     return RetrievalModule(trained.model.user_tower, data, k, make_index(data, config), trained.model.item_tower)
 
 

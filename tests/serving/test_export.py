@@ -23,11 +23,6 @@ from braidrec.serving.module import RetrievalModule
 from tests.conftest import served_scores
 
 
-@pytest.fixture(scope="module")
-def servable(tiny_run):
-    return load_servable(tiny_run["export"])
-
-
 def _known_users(servable, n=4):
     return [u.decode() for u in servable.all_user_ids().numpy()[:n]]
 

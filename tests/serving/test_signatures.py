@@ -1,4 +1,5 @@
-"""Every signature of the tiny export, the op list, the warm-up file, models.config, the partitioned index."""
+"""Every signature of the tiny export, the op list, the warm-up file, models.config, the partitioned index
+(the explain signatures: test_explain.py)."""
 
 import json
 
@@ -9,10 +10,8 @@ import braidrec  # noqa: F401
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from braidrec.config import ExportConfig
 from braidrec.features import contract, readers
 from braidrec.models.evaluate import EvalData
-from braidrec.serving.export import build_module, save_module
 from braidrec.serving.index import BruteForceIndex
 from braidrec.serving.model_config import CONFIG_FILE, parse_model_config
 from braidrec.serving.partitioned import PartitionedIndex
@@ -23,11 +22,6 @@ SIGNATURES = [
     "serving_default", "recommend_history", "recommend_profile", "recommend_candidates", "search_text", "embed_items", "embed_users",
     "explain", "explain_history", "explain_profile",
 ]
-
-
-@pytest.fixture(scope="module")
-def servable(tiny_run):
-    return tf.saved_model.load(str(tiny_run["export"]))
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +83,6 @@ def _ops(export_dir):
     return ops
 
 
-@pytest.fixture(scope="module")
-def partitioned_export(tiny_run, tmp_path_factory):
-    config = ExportConfig(index="partitioned", index_cells=8, index_nprobe=2)
-    return save_module(build_module(tiny_run["model"], 10, config=config), tmp_path_factory.mktemp("ivf"), "ivf")
-
-
 @pytest.mark.parametrize("kind, expected", [("brute_force", {"MatMul", "TopKV2"}), ("partitioned", {"RaggedRange", "RaggedTensorToTensor", "LowerBound"})])
 def test_graph_uses_only_core_tensorflow_ops(tiny_run, partitioned_export, kind, expected):
     ops = _ops(tiny_run["export"] if kind == "brute_force" else partitioned_export)
@@ -108,39 +96,6 @@ def test_partitioned_export_serves_k_items_without_known_ones(partitioned_export
     assert ids.shape == (5, 10)
     for row, user in enumerate(users):
         assert not set(ids[row]) & set(histories[user]) - {""}
-
-
-@pytest.mark.parametrize("kind", ["brute_force", "partitioned"])
-def test_explain_splits_the_served_scores_by_modality(tiny_run, partitioned_export, kind):
-    served = tf.saved_model.load(str(tiny_run["export"] if kind == "brute_force" else partitioned_export))
-    users = tf.constant([u.decode() for u in served.all_user_ids().numpy()[:4]] + ["unknown-user"])
-    top = served.signatures["serving_default"](user_id=users)
-    # One slot of each row replaced by padding and one by an unknown id: not found, nothing contributed.
-    items = top["item_ids"].numpy().astype(object)
-    items[:, -1], items[:, -2] = b"", b"not-an-item"
-    out = {k: v.numpy() for k, v in served.signatures["explain"](user_id=users, item_ids=tf.constant(items)).items()}
-    np.testing.assert_allclose(out["scores"][:, :-2], top["scores"].numpy()[:, :-2], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(out["contributions"].sum(axis=-1) + out["base"], out["scores"], rtol=1e-5, atol=1e-6)
-    assert out["found"][:, :-2].all() and not out["found"][:, -2:].any()
-    assert not out["contributions"][:, -2:].any() and not out["base"][:, -2:].any()
-    modalities = [m.decode() for m in served.modality_names().numpy()]
-    assert modalities == json.loads((tiny_run["model"] / "model.json").read_text())["modalities"]
-    expected = np.array(modalities, dtype=object)[out["contributions"].argmax(axis=-1)]
-    assert (out["driver"][:, :-2].astype(str) == expected[:, :-2]).all()
-    assert (out["driver"][:, -2:] == b"").all()
-
-
-def test_explain_history_splits_recommend_history_scores(servable):
-    items = [i.decode() for i in servable.all_item_ids().numpy()]
-    history = tf.constant([["", items[0], items[1]], ["", "", ""]])
-    top = servable.signatures["recommend_history"](history=history)
-    out = servable.signatures["explain_history"](history=history, item_ids=top["item_ids"])
-    np.testing.assert_allclose(out["scores"].numpy(), top["scores"].numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(out["contributions"].numpy().sum(axis=-1) + out["base"].numpy(), out["scores"].numpy(), atol=1e-6)
-    # The two histories are two users: their explanations of the same item differ.
-    both = tf.constant([[items[2]], [items[2]]])
-    contributions = servable.signatures["explain_history"](history=history, item_ids=both)["contributions"].numpy()
-    assert not np.allclose(contributions[0], contributions[1])
 
 
 @pytest.mark.parametrize("signature", SIGNATURES)
