@@ -22,7 +22,6 @@ import tensorflow as tf
 from braidrec.features import contract, readers
 from braidrec.models import ranking
 from braidrec.models.datasets import pad_histories, tower_profiles
-from braidrec.models.mixed_ranking import cold_slots, fit_cold_shift, mixed_metrics, mixed_task
 from braidrec.models.score_parts import ItemParts, concatenate_parts, modality_parts
 from braidrec.models.taste_profile import cold_item_queries, score_moments, taste_profiles
 from braidrec.models.two_tower import BraidModel
@@ -215,46 +214,6 @@ def task_scores(model: BraidModel, data: EvalData, split: int | None, ids: np.nd
     """user positions [n] -> scores [n, items] of the users of ``split``'s task (see :func:`task_queries`)."""
     users, queries, bias = task_queries(model, data, split, ids, histories, items, batch_size)
     return lambda rows: catalogue_scores(users[rows], queries[rows], bias[rows], items)
-
-
-def mixed_ranking_metrics(model: BraidModel, data: EvalData, items: CatalogueEmbeddings, split: int = contract.SPLIT_TEST,
-                          k: int = 10) -> dict:
-    """:func:`~braidrec.models.mixed_ranking.mixed_metrics` of the model on ``split``: the whole catalogue ranked at once.
-
-    Slots and relevant items count as cold when they are the split's cold items (``data.cold_mask``),
-    as in the cold task and the bench's peers; warm items that no train interaction has have no
-    trained id either and are scored as cold items are, but count as warm here.
-    """
-    ids, hist, _, _ = data.warm_task(split)
-    task = mixed_task(data, split)
-    return mixed_metrics(task_scores(model, data, split, ids, hist, items), task, data.cold_mask, k)
-
-
-def fit_cold_calibration(model: BraidModel, data: EvalData, k: int = 10) -> dict | None:
-    """Sets the item tower's ``cold_shift`` so that items without a trained id take their share of the
-    catalogue's candidates of the validation users' top-``k`` in the mixed ranking
-    (:func:`~braidrec.models.mixed_ranking.fit_cold_shift`); None when there is nothing to calibrate.
-
-    Items that nothing places (no content either) rank below every placed item whatever the shift, so
-    they are left out of the share: placed new items do not take the slots those could not fill.
-
-    Returns:
-        ``{"shift", "target_share", "cold_share_before"}``.
-    """
-    model.item_tower.cold_shift.assign(0.0)
-    items = item_embeddings(model, data.catalogue)
-    cold = ~items.has_id & items.placed
-    task = mixed_task(data, contract.SPLIT_VAL)
-    if not cold.any() or not len(task.user_rows):
-        return None
-    ids, hist, _, _ = data.warm_task(contract.SPLIT_VAL)
-    scores = task_scores(model, data, contract.SPLIT_VAL, ids, hist, items)(task.user_rows)
-    target = float(cold[task.candidates].mean())
-    candidates = task.candidate_mask(task.user_rows)
-    before = float(cold_slots(ranking.top_k(scores, candidates, k), cold).mean())
-    shift = fit_cold_shift(scores, candidates, cold, target, k)
-    model.item_tower.cold_shift.assign(shift)
-    return {"shift": shift, "target_share": target, "cold_share_before": before}
 
 
 def baseline_metrics(data: EvalData, ks: list[int], ground_truth=None, batch_size: int = 1024) -> dict:

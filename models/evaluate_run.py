@@ -9,7 +9,8 @@ from braidrec.data.synth_truth import GroundTruth
 from braidrec.features import contract
 from braidrec.models import diagnostics
 from braidrec.models.checkpoint import load_model_dir
-from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings, mixed_ranking_metrics, model_metrics
+from braidrec.models.evaluate import EvalData, baseline_metrics, item_embeddings, model_metrics
+from braidrec.models.evaluate_mixed import mixed_ranking, mixed_ranking_metrics
 from braidrec.models.explain import driver_report
 from braidrec.pipeline.fileutil import write_text_atomic
 
@@ -47,8 +48,10 @@ def evaluate_model_dir(model_dir: str | Path, features_dir: str | Path | None, k
         trained.model, data.catalogue, items.embeddings, unseen=data.cold_mask, batch_size=batch_size)
     metrics["robustness"] = diagnostics.robustness_report(trained.model, data, ks)
     metrics["coverage@10"] = metrics["braidrec"]["warm"]["coverage@10"]
-    metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items)
-    metrics["drivers@10"] = driver_report(trained.model, data, items, batch_size=batch_size)
+    # One whole-catalogue ranking of the test users, read by both.
+    ranked = mixed_ranking(trained.model, data, items, batch_size=batch_size)
+    metrics["mixed"] = mixed_ranking_metrics(trained.model, data, items, ranked=ranked)
+    metrics["drivers@10"] = driver_report(trained.model, data, items, ranked=ranked)
     # Items with neither a trained id nor content: nothing places them, so they rank below every other.
     unplaced = ~items.placed
     metrics["split"] = {"items": len(data.catalogue), "cold_items": int(len(data.cold_items)),

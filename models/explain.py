@@ -11,18 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from braidrec.features import contract
-from braidrec.models import ranking
-from braidrec.models.evaluate import CatalogueEmbeddings, EvalData, catalogue_scores, task_queries
-from braidrec.models.mixed_ranking import mixed_task
+from braidrec.models.evaluate import CatalogueEmbeddings, EvalData
+from braidrec.models.evaluate_mixed import MixedRanking, mixed_ranking
 from braidrec.models.score_parts import drivers
 
 
 def driver_report(model, data: EvalData, items: CatalogueEmbeddings, k: int = 10, split: int = contract.SPLIT_TEST,
-                  batch_size: int = 1024) -> dict:
+                  batch_size: int = 1024, ranked: MixedRanking | None = None) -> dict:
     """Which modality drove the top-``k`` of the ``split`` users' whole-catalogue ranking.
 
-    The ranking is the mixed task's (:func:`~braidrec.models.mixed_ranking.mixed_task`: warm and cold
-    items together, as serving ranks them); each slot's driver is the modality with the largest
+    The ranking is the mixed task's (:func:`~braidrec.models.evaluate_mixed.mixed_ranking`: warm and
+    cold items together, as serving ranks them); each slot's driver is the modality with the largest
     contribution to its score, as ``recs.parquet``'s ``driver`` column says.
 
     Args:
@@ -32,6 +31,7 @@ def driver_report(model, data: EvalData, items: CatalogueEmbeddings, k: int = 10
         k: the cut-off.
         split: the users' split.
         batch_size: users per batch.
+        ranked: that ranking, already made (of ``split`` with ``k``); None: ranks again.
 
     Raises:
         ValueError: ``items`` has no parts.
@@ -44,17 +44,15 @@ def driver_report(model, data: EvalData, items: CatalogueEmbeddings, k: int = 10
     if items.parts is None:
         raise ValueError("driver_report needs the catalogue's per-modality parts: item_embeddings(..., with_parts=True)")
     modalities = list(model.item_tower.modalities)
-    ids, histories, _, _ = data.warm_task(split)
-    users, queries, bias = task_queries(model, data, split, ids, histories, items, batch_size)
-    task = mixed_task(data, split)
+    ranked = ranked or mixed_ranking(model, data, items, split, k, batch_size)
     parts = items.parts.parts
     counts = {"with_id": np.zeros(len(modalities)), "without_id": np.zeros(len(modalities))}
-    for start in range(0, len(task.relevant), batch_size):
-        rows = task.user_rows[start:start + batch_size]
-        top = ranking.top_k(catalogue_scores(users[rows], queries[rows], bias[rows], items), task.candidate_mask(rows), k)
+    for start in range(0, len(ranked.tops), batch_size):
+        rows = slice(start, start + batch_size)
+        top = ranked.tops[rows]
         slots = np.maximum(top, 0)
         has_id = items.has_id[slots]
-        query = np.where(has_id[..., None], users[rows][:, None], queries[rows][:, None])
+        query = np.where(has_id[..., None], ranked.users[rows][:, None], ranked.queries[rows][:, None])
         driver = drivers(np.einsum("nkd,nkmd->nkm", query, parts[slots]), parts[slots])
         for name, among in (("with_id", has_id), ("without_id", ~has_id)):
             counts[name] += np.bincount(driver[(top >= 0) & (driver >= 0) & among], minlength=len(modalities))

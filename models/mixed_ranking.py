@@ -84,31 +84,45 @@ def cold_slots(top: np.ndarray, cold: np.ndarray) -> np.ndarray:
     return cold[top] & (top >= 0)
 
 
-def mixed_metrics(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, cold: np.ndarray, k: int = 10,
-                  batch_size: int = 1024) -> dict:
-    """Recall@k over each user's relevant rows (capped at k), the share of users whose held-out warm
-    item is in their top-k, and the share of top-k slots that go to cold items.
+def mixed_top_k(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, k: int = 10, batch_size: int = 1024) -> np.ndarray:
+    """int [users, k]: each of the task's users' top-``k`` candidate rows (``ranking.top_k``, -1 padded).
 
     Args:
         score: user positions [n] -> scores [n, items].
         task: :func:`mixed_task`.
+    """
+    tops = []
+    for start in range(0, len(task.relevant), batch_size):
+        rows = task.user_rows[start:start + batch_size]
+        tops.append(ranking.top_k(score(rows), task.candidate_mask(rows), k))
+    return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
+
+
+def ranking_metrics(tops: np.ndarray, task: MixedTask, cold: np.ndarray, k: int = 10) -> dict:
+    """Recall@k over each user's relevant rows (capped at k), the share of users whose held-out warm
+    item is in their top-k, and the share of top-k slots that go to cold items.
+
+    Args:
+        tops: :func:`mixed_top_k` of the task.
+        task: :func:`mixed_task`.
         cold: bool [items], the items counted as cold (the split's cold items).
         k: the cut-off.
     """
-    recall, warm_hits, shares = [], [], []
-    for start in range(0, len(task.relevant), batch_size):
-        rows = task.user_rows[start:start + batch_size]
-        tops = ranking.top_k(score(rows), task.candidate_mask(rows), k)
-        shares.append(cold_slots(tops, cold).mean(axis=1))
-        for row, top in zip(rows, tops):
-            relevant = task.relevant[row]
-            hits = set(top.tolist()) & relevant
-            recall.append(len(hits) / min(len(relevant), k))
-            warm_hits.append(any(not cold[r] for r in hits))
+    recall, warm_hits = [], []
+    for top, relevant in zip(tops, task.relevant):
+        hits = set(top.tolist()) & relevant
+        recall.append(len(hits) / min(len(relevant), k))
+        warm_hits.append(any(not cold[r] for r in hits))
     relevant_cold = [np.mean([cold[r] for r in rel]) for rel in task.relevant]
     return {f"recall@{k}": float(np.mean(recall)), f"warm_hits@{k}": float(np.mean(warm_hits)),
-            f"cold_share@{k}": float(np.concatenate(shares).mean()), "relevant_cold_share": float(np.mean(relevant_cold)),
+            f"cold_share@{k}": float(cold_slots(tops, cold).mean()), "relevant_cold_share": float(np.mean(relevant_cold)),
             "users": len(recall)}
+
+
+def mixed_metrics(score: Callable[[np.ndarray], np.ndarray], task: MixedTask, cold: np.ndarray, k: int = 10,
+                  batch_size: int = 1024) -> dict:
+    """:func:`ranking_metrics` of the ranking ``score`` (user positions [n] -> scores [n, items]) gives."""
+    return ranking_metrics(mixed_top_k(score, task, k, batch_size), task, cold, k)
 
 
 def fit_cold_shift(scores: np.ndarray, candidates: np.ndarray, cold: np.ndarray, target: float, k: int = 10) -> float:

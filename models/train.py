@@ -14,7 +14,8 @@ import tf_keras as keras
 from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
-from braidrec.models.evaluate import EvalData, fit_cold_calibration, model_metrics
+from braidrec.models.evaluate import EvalData, model_metrics
+from braidrec.models.evaluate_mixed import fit_cold_calibration
 from braidrec.models.warm_start import check_warm_start, warm_start
 from braidrec.runtime import prepare_training
 

@@ -8,9 +8,9 @@ import pytest
 
 from braidrec.features import contract
 from braidrec.features.readers import UserHistory
-from braidrec.models import evaluate
 from braidrec.models.evaluate import EvalData
-from braidrec.models.mixed_ranking import MixedTask, check_calibration, fit_cold_shift, mixed_metrics, mixed_task
+from braidrec.models.evaluate_mixed import MixedRanking, mixed_ranking_metrics
+from braidrec.models.mixed_ranking import MixedTask, check_calibration, fit_cold_shift, mixed_metrics, mixed_task, mixed_top_k
 
 TRAIN, VAL, TEST = contract.SPLIT_TRAIN, contract.SPLIT_VAL, contract.SPLIT_TEST
 
@@ -71,16 +71,16 @@ def test_trained_model_records_its_calibration_and_mixed_metrics(tiny_run):
     assert 0 <= mixed["cold_share@10"] <= 1 and mixed["users"] > 0
 
 
-def test_model_mixed_metrics_count_the_splits_cold_items(tiny_run, monkeypatch):
+def test_model_mixed_metrics_count_the_splits_cold_items(tiny_run):
     # Every item given a trained id: only the split says which are cold, as for the bench's peers.
     data = EvalData.load(tiny_run["features"])
     items = types.SimpleNamespace(has_id=np.ones(len(data.catalogue), bool))
     scores = np.random.default_rng(0).normal(size=(len(data.histories), len(data.catalogue)))
-    monkeypatch.setattr(evaluate, "task_scores", lambda *args: lambda rows: scores[rows])
-
-    mixed = evaluate.mixed_ranking_metrics(None, data, items)
-
     task = mixed_task(data, TEST)
+    ranked = MixedRanking(task, None, None, mixed_top_k(lambda rows: scores[rows], task))
+
+    mixed = mixed_ranking_metrics(None, data, items, ranked=ranked)
+
     by_hand = np.mean([np.mean([data.cold_mask[row] for row in relevant]) for relevant in task.relevant])
     assert by_hand > 0 and mixed["relevant_cold_share"] == pytest.approx(by_hand)
     assert mixed["cold_share@10"] > 0
