@@ -269,11 +269,9 @@ class ExportConfig:
     # Partitioned index: k-means cells (0: about 2 * sqrt(items)) and cells probed per query.
     index_cells: int = 0
     index_nprobe: int = 16
-    # The `explain` signature (each modality's contribution to a user's score for an item). It stores
-    # every item's per-modality parts of its embedding: items x modalities x embedding_dim floats (4.3 MB
-    # for ml-100k's 1,682 items, 5 modalities, 128-d, in float32), so a catalogue of millions may store
-    # them in float16 (half the bytes; bench/results/explain.md measures what that rounding changes) or
-    # turn the signature off.
+    # The `explain` signature (each modality's contribution to a user's score for an item) stores items x
+    # modalities x embedding_dim floats (4.3 MB for ml-100k at 128-d in float32): a catalogue of millions may
+    # store them in float16 (half; no driver moved in bench/results/explain.md) or turn the signature off.
     explain: bool = True
     explain_precision: str = "float32"
 
