@@ -133,6 +133,21 @@ def profile_line(model_dir: Path) -> str | None:
     return f"cold items scored with the user's taste profile at weight {weight:.2f}, the tower's vector at {1 - weight:.2f}"
 
 
+def efficiency_lines(efficiency: dict | None) -> list[str]:
+    """What the model costs, from metrics.json's ``efficiency`` (none without it)."""
+    if not efficiency:
+        return []
+    parameters = efficiency["parameters"]
+    by_modality = ", ".join(f"{m} {n:,}" for m, n in parameters["item_tower"].items() if n)
+    training = efficiency.get("training", {})
+    trained = f", trained to its best epoch in {training['seconds_to_best_epoch']:.0f} s" if "seconds_to_best_epoch" in training else ""
+    rates = ", ".join(f"{stage['per_s']:,.0f} {name.replace('_', ' ')}/s" for name, stage in efficiency["throughput"].items()
+                      if stage["per_s"])
+    return [f"cost: {parameters['total']:,} weights (item tower: {by_modality}; user tower {parameters['user_tower']:,}), "
+            f"{efficiency['bytes_per_item']['embedding']} bytes per item served{trained}",
+            f"  evaluation's passes on {efficiency['cores']} cores: {rates}"]
+
+
 def _shares(shares: dict) -> str:
     return ", ".join(f"{name} {share:.2f}" for name, share in shares.items() if share > 0)
 
@@ -177,6 +192,7 @@ def summary(result: dict, users: int = 3, top: int = 5) -> str:
         lines.append(f"warm and cold items ranked together: Recall@10 {mixed['recall@10']:.3f}, the held-out warm item in "
                      f"the top-10 for {mixed['warm_hits@10']:.3f} of users, cold items in {mixed['cold_share@10']:.3f} of "
                      f"the slots ({mixed['relevant_cold_share']:.3f} of what users met next)")
+    lines += efficiency_lines(metrics.get("efficiency"))
     catalogue = readers.load_catalogue(paths.features)
     # An item whose title cell is empty is shown by its id.
     titles = {item: title.strip() or item for item, title in zip(catalogue.item_ids.tolist(), catalogue.titles.tolist())}

@@ -32,3 +32,6 @@ def test_summary_reports_metrics_alignment_and_recommendations(tiny_run):
     recs = pd.read_parquet(tiny_run["recs"])
     first = recs[recs["user_id"] == sorted(recs["user_id"].unique())[0]].sort_values("rank").iloc[0]
     assert f"({first['score']:.3f}, {first['driver']})" in text
+    efficiency = metrics["efficiency"]
+    assert f"cost: {efficiency['parameters']['total']:,} weights" in text
+    assert f"{efficiency['throughput']['users_ranked_over_the_catalogue']['per_s']:,.0f} users ranked over the catalogue/s" in text
