@@ -1,5 +1,5 @@
 """Every signature of the tiny export, the op list, the warm-up file, models.config, the partitioned index
-(the explain signatures: test_explain.py)."""
+(the explain signatures: test_explain_signatures.py)."""
 
 import json
 
