@@ -64,7 +64,7 @@ REPLAYED_PATIENCE = (2, 3, 4)
 def patience_replay(curve: list[float], patience: int, min_delta: float) -> dict:
     """What early stopping at ``patience`` would have done on a logged validation ``curve``.
 
-    The rule of ``models.train.BestValidationEpoch``: an epoch is the new best when it beats the best
+    The rule of ``models.early_stopping.BestValidationEpoch``: an epoch is the new best when it beats the best
     by more than ``min_delta``; training stops once ``patience`` epochs pass without one.
 
     Returns:
@@ -85,7 +85,7 @@ def _summary(history: dict, metrics: dict, patience: int, min_delta: float) -> d
     seconds_per_epoch = history["seconds_to_best_epoch"] / history["best_epoch"]
     if patience_replay(curve, patience, min_delta)["best_epoch"] != history["best_epoch"]:
         raise RuntimeError(f"replaying patience {patience} on the logged curve does not give training's best epoch "
-                           f"{history['best_epoch']}: patience_replay no longer follows models.train.BestValidationEpoch")
+                           f"{history['best_epoch']}: patience_replay no longer follows models.early_stopping.BestValidationEpoch")
     full = patience_replay(curve, len(curve), min_delta)
     replays = {}
     for patience in REPLAYED_PATIENCE:

@@ -14,44 +14,13 @@ import tf_keras as keras
 from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
-from braidrec.models.evaluate import EvalData, model_metrics
+from braidrec.models.early_stopping import VAL_METRIC, BestValidationEpoch, check_min_delta, effective_patience, selection_cutoff
+from braidrec.models.evaluate import EvalData
 from braidrec.models.evaluate_mixed import fit_cold_calibration
 from braidrec.models.warm_start import check_warm_start, warm_start
 from braidrec.runtime import prepare_training
 
-VAL_METRIC = "val_recall@10"
 EXAMPLES = ("sequence", "pairs")
-SELECTION_METRICS = ("recall", "ndcg")
-
-
-def selection_cutoff(metric: str) -> int:
-    """The cut-off K of ``train.selection_metric``.
-
-    Args:
-        metric: ``recall@K`` or ``ndcg@K``.
-
-    Returns:
-        K.
-
-    Raises:
-        ValueError: another metric name, or K not a positive integer.
-    """
-    name, _, cutoff = metric.partition("@")
-    if name not in SELECTION_METRICS or not cutoff.isdigit() or int(cutoff) < 1:
-        raise ValueError(f"train.selection_metric '{metric}' must be recall@K or ndcg@K with an integer K >= 1, "
-                         "e.g. --train.selection_metric recall@20")
-    return int(cutoff)
-
-
-def check_min_delta(min_delta: float) -> float:
-    """Returns ``train.min_delta``, the least rise of the selection metric that counts as a gain.
-
-    Raises:
-        ValueError: it is negative (a fall would count as a gain).
-    """
-    if min_delta < 0:
-        raise ValueError(f"train.min_delta {min_delta} must be >= 0 (0: any rise of the selection metric counts as a gain)")
-    return min_delta
 
 
 def check_train_settings(train_config: TrainConfig, model_config: ModelConfig) -> None:
@@ -72,89 +41,6 @@ def check_train_settings(train_config: TrainConfig, model_config: ModelConfig) -
         raise ValueError(f"train.examples '{train_config.examples}' is not one of {EXAMPLES}")
     if train_config.examples == "sequence" and not model_config.history_causal:
         raise ValueError("train.examples=sequence needs model.history_causal=true (later items would leak); use pairs")
-
-
-def effective_patience(train_config: TrainConfig) -> int:
-    """The early-stopping patience of a training: ``train.warm_start_patience`` when it starts from an
-    earlier model and that is set (> 0), else ``train.patience``."""
-    if train_config.warm_start and train_config.warm_start_patience > 0:
-        return train_config.warm_start_patience
-    return train_config.patience
-
-
-class BestValidationEpoch(keras.callbacks.Callback):
-    """Full-ranking validation after each epoch; keeps the weights of the best one.
-
-    The epoch is chosen by ``metric`` (``train.selection_metric``); validation
-    Recall@10 is logged beside it. An epoch improves on the best only when it
-    beats it by more than ``min_delta``. Stops after ``patience`` epochs without
-    improvement and restores the best epoch's weights at the end (in-batch
-    loss is a poor proxy for ranking). With ``train.weight_ema_epochs`` the
-    weights it sees are the moving average (see :func:`optimizer`); when the
-    optimizer keeps the average aside, it swaps the average in to validate
-    (and keep) and the training weights back after.
-
-    Args:
-        data: the evaluation data (its val split is used).
-        metric: ``recall@K`` or ``ndcg@K``.
-        patience: epochs without a gain before stopping.
-        min_delta: the least rise of the metric that counts as a gain.
-
-    Raises:
-        ValueError: an unknown metric (see :func:`selection_cutoff`) or a negative ``min_delta``.
-    """
-
-    def __init__(self, data: EvalData, metric: str, patience: int, min_delta: float = 0.0):
-        super().__init__()
-        self.data = data
-        self.metric = metric
-        self.ks = sorted({10, selection_cutoff(metric)})
-        self.patience = patience
-        self.min_delta = check_min_delta(min_delta)
-        self.best_epoch = -1
-        self.best_metrics: dict[str, float] = {}
-        self.best_weights = None
-        self.started = time.time()
-        self.seconds_to_best = 0.0
-
-    def on_train_begin(self, logs=None):
-        self.started = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        training_weights = None
-        if average_kept_aside(self.model.optimizer):
-            training_weights = self.model.get_weights()
-            self.model.optimizer.finalize_variable_values(self.model.trainable_variables)
-        try:
-            self._validate(epoch, logs)
-        finally:
-            if training_weights is not None:
-                self.model.set_weights(training_weights)
-
-    def _validate(self, epoch, logs):
-        metrics = model_metrics(self.model, self.data, self.ks, split=contract.SPLIT_VAL, cold=False)["warm"]
-        value = metrics[self.metric]
-        if logs is not None:
-            logs[VAL_METRIC] = metrics["recall@10"]
-            logs["val_" + self.metric] = value
-        print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
-              + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
-        if value > self.best_metrics.get(self.metric, -1.0) + self.min_delta:
-            self.best_epoch = epoch
-            self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
-            self.seconds_to_best = time.time() - self.started
-            self.best_weights = self.model.get_weights()
-        elif epoch - self.best_epoch >= self.patience:
-            self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
-
-
-def average_kept_aside(opt) -> bool:
-    """Whether ``opt`` keeps a moving average of the weights that never replaces them while training."""
-    return bool(getattr(opt, "use_ema", False)) and getattr(opt, "ema_overwrite_frequency", None) is None
 
 
 def optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:

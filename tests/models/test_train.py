@@ -13,8 +13,9 @@ from braidrec.config import RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON, load_model_dir
 from braidrec.models.evaluate import EvalData
-from braidrec.models import train as train_module
-from braidrec.models.train import BestValidationEpoch, optimizer, selection_cutoff, train
+from braidrec.models import early_stopping
+from braidrec.models.early_stopping import BestValidationEpoch, selection_cutoff
+from braidrec.models.train import optimizer, train
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_a_weight_average_kept_aside_is_validated_and_kept_but_never_trained_on(
         validated.append(model.get_weights()[0].item())
         return {"warm": {"recall@10": 0.5 - len(validated) / 10, "recall@50": 0.5 - len(validated) / 10, "users": 1}}
 
-    monkeypatch.setattr(train_module, "model_metrics", scripted)
+    monkeypatch.setattr(early_stopping, "model_metrics", scripted)
     trained = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: trained.append(model.get_weights()[0].item()))
     callback = BestValidationEpoch(data=None, metric="recall@50", patience=5)
@@ -166,7 +167,7 @@ def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypat
         r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
         return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
 
-    monkeypatch.setattr(train_module, "model_metrics", scripted)
+    monkeypatch.setattr(early_stopping, "model_metrics", scripted)
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
     callback = BestValidationEpoch(data=None, metric=metric, patience=2, min_delta=min_delta)
     callback.set_model(model)

@@ -13,7 +13,8 @@ from braidrec.features import contract
 from braidrec.models import checkpoint
 from braidrec.models.checkpoint import HISTORY_JSON, MODEL_JSON, load_model_dir
 from braidrec.models.evaluate import EvalData
-from braidrec.models.train import check_train_settings, effective_patience
+from braidrec.models.early_stopping import effective_patience
+from braidrec.models.train import check_train_settings
 from braidrec.models.warm_start import _build, _check_inputs, check_warm_start, warm_start
 from tests.conftest import TINY_TRAIN, braid
 
