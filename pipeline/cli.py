@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="items never to recommend: a Parquet/CSV file with user_id and item_id columns (per-user pairs), or item ids (one per line, or a file with only item_id) excluded for everyone")
     add_config_flags(recommend, ["recommend"])
 
+    explain = sub.add_parser("explain", help="why a user got an item: each modality's contribution to the served score")
+    explain.add_argument("--model", required=True, help="an exported version directory OUT/NAME/<version>")
+    named = explain.add_mutually_exclusive_group(required=True)
+    named.add_argument("--user", default=None, help="a user id known to the export")
+    named.add_argument("--history", default=None, help="comma-separated item ids, oldest first: a user unseen in training")
+    explain.add_argument("--items", default=None, help="comma-separated item ids to explain (default: the user's top-k)")
+    explain.add_argument("--k", type=int, default=10, help="how many of the user's top items (without --items)")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     serve = sub.add_parser("serve", help="serve EXPORT_BASE over TF Serving's REST and gRPC APIs")
     serve.add_argument("--model-base", required=True, help="the --out of `braid export` (holds NAME/<version>/)")
     serve.add_argument("--port", type=int, default=None, help="REST port (default: serve.port, 8501)")
@@ -95,6 +104,15 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str]) -> int:
         config = SynthConfig(**{f.name: getattr(args, f"synth_{f.name}") for f in dataclasses.fields(SynthConfig) if getattr(args, f"synth_{f.name}") is not None})
         spec = generate_synthetic(args.out, config)
         print(f"wrote {spec.root} ({config.items} items, {config.users} users)")
+        return 0
+    if args.command == "explain":
+        from braidrec.serving.explain_report import explain_user, format_explanation
+
+        def ids(value: str | None) -> list[str] | None:
+            return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+        report = explain_user(args.model, args.user, ids(args.history), ids(args.items), args.k)
+        print(json.dumps(report, indent=2) if args.json else format_explanation(report))
         return 0
     if args.command == "data" and args.data_command == "movielens":
         from braidrec.data.movielens import convert
