@@ -130,6 +130,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "cold_fusion_temperature2_image_catalogue_clip5": {**_IMAGE_CATALOGUE_CLIP5, "model.cold_fusion_temperature": 2.0},
     # The same over the descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
     "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "extract.image_encoder": "descriptor_quantiles"},
+    # configs/colour_images.yaml (session 39): for catalogues whose pictures' colours carry meaning, the
+    # colour quantiles, catalogue standardisation clipped at 5, a softer alignment and more image noise.
+    "colour_images": {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
+                      "train.alignment_temperature": 0.2, "model.image_noise": 1.0},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

@@ -16,12 +16,16 @@ def test_default_yaml_loads_and_matches_dataclasses():
     assert config == RunConfig()
 
 
-def test_sasrec_head_yaml_is_the_bench_variant():
+@pytest.mark.parametrize("name, changed", [("sasrec_head", ("model", "scoring", "dot")),
+                                           ("colour_images", ("extract", "image_encoder", "descriptor_quantiles"))])
+def test_preset_yaml_is_the_bench_variant(name, changed):
+    """A preset in configs/ is what its bench row measured: every section equal, the output directory aside."""
     from bench.variants import VARIANTS
 
-    config, variant = load_config("configs/sasrec_head.yaml"), config_with(VARIANTS["sasrec_head"])
-    assert config.model.scoring == "dot"
-    assert (config.model, config.train) == (variant.model, variant.train)
+    config, variant = load_config(f"configs/{name}.yaml"), config_with(VARIANTS[name])
+    section, field, value = changed
+    assert getattr(getattr(config, section), field) == value
+    assert (config.extract, config.model, config.train) == (variant.extract, variant.model, variant.train)
 
 
 @pytest.mark.parametrize(
