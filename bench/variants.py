@@ -134,6 +134,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     # colour quantiles, catalogue standardisation clipped at 5, a softer alignment and more image noise.
     "colour_images": {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
                       "train.alignment_temperature": 0.2, "model.image_noise": 1.0},
+    # The same with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
+    "colour_images_behaviour0.05": {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
+                                    "train.alignment_temperature": 0.2, "model.image_noise": 1.0,
+                                    "train.behaviour_alignment_temperature": 0.05},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

@@ -186,6 +186,9 @@ class TrainConfig:
     alignment_weight: float = 1.0
     behaviour_alignment_weight: float = 0.1
     alignment_temperature: float = 0.05
+    # The behaviour pairs' own temperature (0: alignment_temperature's), so the image~text pull can be
+    # soft (shared attributes) while the content~id pull stays sharp (item identity).
+    behaviour_alignment_temperature: float = 0.0
     # Attention fusion: weight of a term that keeps every present content modality in use
     # (models/fusion.py: balance_penalty); 0: none. Off by default: at 0.1 it raised synthetic cold
     # Recall@10 to 0.476 from 0.449, where images carry meaning, but cut ml-100k's to 0.184 from

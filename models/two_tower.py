@@ -39,6 +39,26 @@ def alignment_pairs(modalities: list[str], disabled: list[str] = ()) -> list[tup
     return pairs
 
 
+def check_behaviour_temperature(train: TrainConfig) -> float:
+    """The behaviour (content~id) pairs' softmax temperature: its own, or the alignment loss's.
+
+    Args:
+        train: the training settings.
+
+    Returns:
+        ``train.behaviour_alignment_temperature``, or ``train.alignment_temperature`` when that is 0.
+
+    Raises:
+        ValueError: either temperature is negative, or the alignment temperature is 0.
+    """
+    if train.alignment_temperature <= 0:
+        raise ValueError(f"train.alignment_temperature {train.alignment_temperature} must be > 0 (0.05 is the default)")
+    if train.behaviour_alignment_temperature < 0:
+        raise ValueError(f"train.behaviour_alignment_temperature {train.behaviour_alignment_temperature} must be >= 0 "
+                         "(0: the same as train.alignment_temperature)")
+    return train.behaviour_alignment_temperature or train.alignment_temperature
+
+
 class BraidModel(tfrs.Model):
     """User tower x item tower, trained with in-batch softmax plus cross-modal alignment.
 
@@ -70,11 +90,14 @@ class BraidModel(tfrs.Model):
         pairs = alignment_pairs(self.item_tower.modalities, model.disabled_modalities)
         id_index = self.item_tower.modalities.index("id")
         # Cross-modal pairs (image~text) and behaviour pairs (content~id) are weighted apart:
-        # a strong pull towards the id helps cold items but costs warm accuracy.
+        # a strong pull towards the id helps cold items but costs warm accuracy. Their temperatures
+        # can differ too: a soft image~text pull teaches shared attributes, a sharp content~id pull
+        # item identity.
+        behaviour_temperature = check_behaviour_temperature(train)
         self.weighted_pairs = [
-            (weight, chosen) for weight, chosen in (
-                (train.alignment_weight, [p for p in pairs if id_index not in p]),
-                (train.behaviour_alignment_weight, [p for p in pairs if id_index in p]),
+            (weight, chosen, temperature) for weight, chosen, temperature in (
+                (train.alignment_weight, [p for p in pairs if id_index not in p], train.alignment_temperature),
+                (train.behaviour_alignment_weight, [p for p in pairs if id_index in p], behaviour_temperature),
             ) if weight > 0 and chosen
         ]
         self.dot = model.scoring == "dot"
@@ -91,7 +114,6 @@ class BraidModel(tfrs.Model):
         self.content_weight = train.content_loss_weight
         self.content_trains_users = train.content_loss_trains_users
         self.task = tfrs.tasks.Retrieval(temperature=train.temperature, remove_accidental_hits=train.remove_accidental_hits)
-        self.alignment_temperature = train.alignment_temperature
         if train.fusion_balance_weight < 0:
             raise ValueError(f"train.fusion_balance_weight {train.fusion_balance_weight} must be >= 0 (0 turns it off)")
         # sum and concat weigh the present modalities equally, so the term is zero for them.
@@ -161,9 +183,9 @@ class BraidModel(tfrs.Model):
                 loss += self.content_weight * self.in_batch_loss(queries, encoded["content"], inputs, windows, training, extra)
         else:
             loss = self.in_batch_loss(users, encoded["embedding"], inputs, windows, training, extra)
-        for weight, pairs in self.weighted_pairs:
+        for weight, pairs, temperature in self.weighted_pairs:
             loss += weight * paired_info_nce(
-                encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, self.alignment_temperature
+                encoded_aligned["modalities"], encoded_aligned["mask"], aligned_ids, pairs, temperature
             )
         if self.balance_weight > 0:
             # On the alignment items (uniform over warm items, not popularity-skewed) when there

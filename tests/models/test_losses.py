@@ -10,6 +10,7 @@ import tensorflow_recommenders as tfrs
 from braidrec.config import ExtractConfig, ModelConfig, TrainConfig
 from braidrec.features import contract, readers
 from braidrec.models import datasets
+from braidrec.models.alignment import paired_info_nce
 from braidrec.models.fusion import balance_penalty
 from braidrec.models.two_tower import ALIGNMENT_PREFIX, ALIGNMENT_PROBABILITY, TARGET_PREFIX, BraidModel, alignment_pairs
 
@@ -124,6 +125,38 @@ def test_alignment_items_as_negatives_join_the_retrieval_candidates(tiny_run):
                               candidate_ids=batch[TARGET_PREFIX + contract.ITEM_ID], compute_metrics=False))
     assert expected > targets_only
     assert loss == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("behaviour_temperature", [0.0, 0.5])
+def test_behaviour_pairs_use_their_own_temperature(tiny_run, pair_batch, behaviour_temperature):
+    """The loss is the retrieval task plus each pair group's InfoNCE at its temperature (0: the alignment one)."""
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    config = TrainConfig(alignment_temperature=0.2, behaviour_alignment_temperature=behaviour_temperature,
+                         alignment_weight=1.0, behaviour_alignment_weight=0.3, alignment_negatives=False)
+    model = BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), config)
+    loss = float(model.compute_loss(pair_batch, training=False))
+    encoded = model.item_tower.encode_all(BraidModel.prefixed(pair_batch, TARGET_PREFIX), training=False)
+    pairs = alignment_pairs(model.item_tower.modalities)
+    id_index = model.item_tower.modalities.index("id")
+    cross = [p for p in pairs if id_index not in p]
+    behaviour = [p for p in pairs if id_index in p]
+    assert cross and behaviour
+    ids = pair_batch[TARGET_PREFIX + contract.ITEM_ID]
+
+    def info_nce(chosen, temperature):
+        return float(paired_info_nce(encoded["modalities"], encoded["mask"], ids, chosen, temperature))
+
+    retrieval = float(model.in_batch_loss(model.user_tower(pair_batch), encoded["embedding"], pair_batch, None, False))
+    expected_behaviour = info_nce(behaviour, behaviour_temperature or 0.2)
+    assert expected_behaviour != pytest.approx(info_nce(behaviour, 0.5 if behaviour_temperature == 0 else 0.2), rel=1e-3)
+    assert loss == pytest.approx(retrieval + info_nce(cross, 0.2) + 0.3 * expected_behaviour, rel=1e-5)
+
+
+@pytest.mark.parametrize("changes", [{"alignment_temperature": 0.0}, {"behaviour_alignment_temperature": -0.1}])
+def test_bad_alignment_temperatures_are_refused(tiny_run, changes):
+    vocab = contract.Vocabularies.load(tiny_run["features"])
+    with pytest.raises(ValueError, match="alignment_temperature"):
+        BraidModel(vocab, ModelConfig(embedding_dim=16), ExtractConfig(max_history=6), TrainConfig(**changes))
 
 
 def test_alignment_negatives_without_alignment_items_are_refused(tiny_run):
