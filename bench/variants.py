@@ -48,6 +48,9 @@ _ABLATIONS: dict[str, dict[str, object]] = {
 
 # The image descriptor standardised per feature with the training items' statistics, clipped at 5 spreads.
 _IMAGE_CATALOGUE_CLIP5: dict[str, object] = {"model.image_normalization": "catalogue", "model.image_clip": 5.0}
+# configs/colour_images.yaml (tests/test_config_loader.py keeps the file equal to the variant).
+_COLOUR_IMAGES: dict[str, object] = {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
+                                     "train.alignment_temperature": 0.2, "model.image_noise": 1.0}
 
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
@@ -132,12 +135,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "extract.image_encoder": "descriptor_quantiles"},
     # configs/colour_images.yaml (session 39): for catalogues whose pictures' colours carry meaning, the
     # colour quantiles, catalogue standardisation clipped at 5, a softer alignment and more image noise.
-    "colour_images": {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
-                      "train.alignment_temperature": 0.2, "model.image_noise": 1.0},
+    "colour_images": dict(_COLOUR_IMAGES),
     # The same with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
-    "colour_images_behaviour0.05": {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
-                                    "train.alignment_temperature": 0.2, "model.image_noise": 1.0,
-                                    "train.behaviour_alignment_temperature": 0.05},
+    "colour_images_behaviour0.05": {**_COLOUR_IMAGES, "train.behaviour_alignment_temperature": 0.05},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
