@@ -138,6 +138,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "colour_images": dict(_COLOUR_IMAGES),
     # The same with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
     "colour_images_behaviour0.05": {**_COLOUR_IMAGES, "train.behaviour_alignment_temperature": 0.05},
+    # An epoch judged by the mean validation Recall@50 of it and the two before it (train.selection_window 3;
+    # session 41): picks later epochs when validation walks a plateau while test Recall@10 still rises.
+    "selection_window3": {"train.selection_window": 3},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }

@@ -223,6 +223,15 @@ class TrainConfig:
     # plateau by one-user steps from epoch 21 (val Recall@50 0.5514) to 30 (0.5536), 80 s of training
     # for test Recall@10 0.204 against 0.207 at epoch 21 (models/README.md, "Training"). 0: any rise counts.
     min_delta: float = 0.002
+    # How many epochs' selection metric, an epoch's own and those just before it, are averaged to judge it
+    # (its own weights are kept); 1: each epoch alone. 3 kept later, better epochs on ml-100k's curves
+    # (models/README.md, "Plateaus"); not yet the default, whose ablation rows are at 1.
+    selection_window: int = 1
+    # Epochs without a gain in the selection metric (by more than min_delta) before the learning rate is
+    # multiplied by lr_plateau_factor (Keras ReduceLROnPlateau); 0: never. At 2 it kept the same epochs on
+    # ml-100k: validation Recall@50 fell as the rate did (models/README.md, "Plateaus").
+    lr_plateau_patience: int = 0
+    lr_plateau_factor: float = 0.5
     # Time constant, in epochs, of an exponential moving average of the weights, which validation,
     # early stopping and the saved model use (0: none; weight_ema_overwrite says what training does).
     weight_ema_epochs: float = 1.2

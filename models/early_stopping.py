@@ -50,6 +50,18 @@ def check_min_delta(min_delta: float) -> float:
     return min_delta
 
 
+def check_selection_window(window: int) -> int:
+    """Returns ``train.selection_window``, the epochs whose mean selection metric judges an epoch.
+
+    Raises:
+        ValueError: it is below 1.
+    """
+    if window < 1:
+        raise ValueError(f"train.selection_window {window} must be >= 1 (1: each epoch is judged by its own "
+                         "validation metric)")
+    return window
+
+
 def effective_patience(train_config: TrainConfig) -> int:
     """The early-stopping patience of a training: ``train.warm_start_patience`` when it starts from an
     earlier model and that is set (> 0), else ``train.patience``."""
@@ -70,23 +82,33 @@ class BestValidationEpoch(keras.callbacks.Callback):
     optimizer keeps the average aside, it swaps the average in to validate
     (and keep) and the training weights back after.
 
+    With ``window`` > 1 an epoch is judged by the mean of the metric over it and
+    the epochs before it (up to ``window``), and its own weights are kept: a
+    single lucky epoch on a noisy validation set then counts for less than a
+    run of good ones.
+
     Args:
         data: the evaluation data (its val split is used).
         metric: ``recall@K`` or ``ndcg@K``.
         patience: epochs without a gain before stopping.
         min_delta: the least rise of the metric that counts as a gain.
+        window: how many epochs' metric, this one's and those before it, the comparison averages.
 
     Raises:
-        ValueError: an unknown metric (see :func:`selection_cutoff`) or a negative ``min_delta``.
+        ValueError: an unknown metric (see :func:`selection_cutoff`), a negative ``min_delta`` or a
+            ``window`` below 1.
     """
 
-    def __init__(self, data: EvalData, metric: str, patience: int, min_delta: float = 0.0):
+    def __init__(self, data: EvalData, metric: str, patience: int, min_delta: float = 0.0, window: int = 1):
         super().__init__()
         self.data = data
         self.metric = metric
         self.ks = sorted({10, selection_cutoff(metric)})
         self.patience = patience
         self.min_delta = check_min_delta(min_delta)
+        self.window = check_selection_window(window)
+        self.values: list[float] = []
+        self.best_score = float("-inf")
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.best_weights = None
@@ -115,7 +137,10 @@ class BestValidationEpoch(keras.callbacks.Callback):
             logs["val_" + self.metric] = value
         print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
-        if value > self.best_metrics.get(self.metric, -1.0) + self.min_delta:
+        self.values.append(float(value))
+        score = sum(self.values[-self.window:]) / len(self.values[-self.window:])
+        if score > self.best_score + self.min_delta:
+            self.best_score = score
             self.best_epoch = epoch
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
@@ -131,3 +156,32 @@ class BestValidationEpoch(keras.callbacks.Callback):
 def average_kept_aside(opt) -> bool:
     """Whether ``opt`` keeps a moving average of the weights that never replaces them while training."""
     return bool(getattr(opt, "use_ema", False)) and getattr(opt, "ema_overwrite_frequency", None) is None
+
+
+def plateau_rate_drop(train_config: TrainConfig) -> keras.callbacks.ReduceLROnPlateau | None:
+    """The learning-rate drop on a validation plateau that ``train.lr_plateau_patience`` asks for.
+
+    It watches the selection metric that :class:`BestValidationEpoch` logs (so it must run after it)
+    with the same least gain, and multiplies the rate by ``train.lr_plateau_factor`` after that many
+    epochs without a gain.
+
+    Args:
+        train_config: ``lr_plateau_patience``, ``lr_plateau_factor``, ``selection_metric``, ``min_delta``.
+
+    Returns:
+        The callback, or None when ``lr_plateau_patience`` is 0.
+
+    Raises:
+        ValueError: a negative patience, or a factor outside (0, 1).
+    """
+    if train_config.lr_plateau_patience < 0:
+        raise ValueError(f"train.lr_plateau_patience {train_config.lr_plateau_patience} must be >= 0 "
+                         "(epochs without a gain before the learning rate drops; 0: never)")
+    if not 0.0 < train_config.lr_plateau_factor < 1.0:
+        raise ValueError(f"train.lr_plateau_factor {train_config.lr_plateau_factor} must be in (0, 1): "
+                         "the learning rate is multiplied by it on a plateau")
+    if train_config.lr_plateau_patience == 0:
+        return None
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor="val_" + train_config.selection_metric, mode="max", factor=train_config.lr_plateau_factor,
+        patience=train_config.lr_plateau_patience, min_delta=check_min_delta(train_config.min_delta), verbose=1)

@@ -14,7 +14,8 @@ import tf_keras as keras
 from braidrec.config import ModelConfig, RunConfig, TrainConfig
 from braidrec.features import contract
 from braidrec.models import checkpoint, datasets
-from braidrec.models.early_stopping import VAL_METRIC, BestValidationEpoch, check_min_delta, effective_patience, selection_cutoff
+from braidrec.models.early_stopping import (VAL_METRIC, BestValidationEpoch, check_min_delta, check_selection_window,
+                                           effective_patience, plateau_rate_drop, selection_cutoff)
 from braidrec.models.evaluate import EvalData
 from braidrec.models.evaluate_mixed import fit_cold_calibration
 from braidrec.models.warm_start import check_warm_start, warm_start
@@ -33,7 +34,9 @@ def check_train_settings(train_config: TrainConfig, model_config: ModelConfig) -
     """
     selection_cutoff(train_config.selection_metric)
     check_min_delta(train_config.min_delta)
+    check_selection_window(train_config.selection_window)
     check_warm_start(train_config.warm_start)
+    plateau_rate_drop(train_config)
     for name in ("patience", "warm_start_patience"):
         if getattr(train_config, name) < 0:
             raise ValueError(f"train.{name} {getattr(train_config, name)} must be >= 0 (epochs without a gain before stopping)")
@@ -161,20 +164,26 @@ def train(features_dir: str | Path, out_dir: str | Path, config: RunConfig) -> d
         # The repeated data would never end an epoch.
         raise ValueError(f"{features_dir}: the training data's batch count is unknown ({steps_per_epoch})")
     model.compile(optimizer=optimizer(config.train, steps_per_epoch))
-    validation = BestValidationEpoch(data, config.train.selection_metric, effective_patience(config.train), config.train.min_delta)
+    validation = BestValidationEpoch(data, config.train.selection_metric, effective_patience(config.train),
+                                     config.train.min_delta, config.train.selection_window)
     # One iterator over the repeated data, not a new one per epoch: on a 2-core AMD VM about half
     # the epochs otherwise waited 7-9 s at the epoch change with the CPU idle (models/README.md, "Training").
     # The shuffle still reshuffles on each pass, and an epoch is still one pass.
+    # After validation, which logs the metric the rate drop watches.
+    callbacks = [validation] + [c for c in [plateau_rate_drop(config.train)] if c is not None]
     fit = model.fit(train_data.repeat(), steps_per_epoch=steps_per_epoch, epochs=config.train.epochs,
-                    callbacks=[validation], verbose=config.train.verbose)
+                    callbacks=callbacks, verbose=config.train.verbose)
     after = fit_after_training(model, data, catalogue_features, config.model, config.train.seed)
     history = {
         "loss": [float(v) for v in fit.history.get("loss", [])],
         VAL_METRIC: [float(v) for v in fit.history.get(VAL_METRIC, [])],
         "selection_metric": validation.metric,
         "val_" + validation.metric: [float(v) for v in fit.history.get("val_" + validation.metric, [])],
+        # Per epoch when train.lr_plateau_patience is on (the rate drop logs it), else empty.
+        "learning_rate": [float(v) for v in fit.history.get("lr", [])],
         "best_epoch": validation.best_epoch + 1,
         "patience": validation.patience,
+        "selection_window": validation.window,
         # The best epoch's validation metrics, Recall@10 whatever the selection metric.
         "best_val": validation.best_metrics,
         # Fitting time until the best epoch's validation finished (setup and the later epochs excluded).

@@ -25,7 +25,8 @@ from braidrec.models.train import optimizer, train
         ({"fusion": "concat", "history_pooling": "last"}, {"sampled_negatives": 32, "alignment_weight": 0.5}),
         ({"history_causal": False}, {"examples": "pairs"}),
         # The weight average kept aside; the hand-computed tests below cover both modes.
-        ({}, {"weight_ema_epochs": 1.2, "weight_ema_overwrite": False, "epochs": 2, "selection_metric": "ndcg@20"}),
+        ({}, {"weight_ema_epochs": 1.2, "weight_ema_overwrite": False, "epochs": 2, "selection_metric": "ndcg@20",
+              "lr_plateau_patience": 1, "selection_window": 2}),
         # SASRec's head (bench/variants.py, sasrec_head).
         ({"scoring": "dot", "history_norm": "pre", "history_pooling": "last"},
          {"temperature": 1.0, "adam_beta2": 0.98, "weight_ema_epochs": 0.0}),
@@ -45,6 +46,9 @@ def test_training_variants_run_and_save(tiny_run, tmp_path, model_changes, train
     assert 0 <= history["best_val"][config.train.selection_metric] <= 1
     assert 0 <= history["best_val"]["recall@10"] <= 1
     assert len(history["val_" + config.train.selection_metric]) == len(history["loss"])
+    if config.train.lr_plateau_patience:
+        assert len(history["learning_rate"]) == len(history["loss"])
+        assert history["learning_rate"][0] == pytest.approx(config.train.learning_rate)
     assert 0 < history["seconds_to_best_epoch"] <= history["seconds"]
     saved = json.loads((tmp_path / "model" / MODEL_JSON).read_text())
     assert saved["model"]["disabled_modalities"] == config.model.disabled_modalities
@@ -150,16 +154,19 @@ SCRIPTED_VALIDATION = [(0.30, 0.40), (0.20, 0.50), (0.25, 0.45), (0.26, 0.503), 
                        (0.29, 0.48)]
 
 
-@pytest.mark.parametrize("metric, min_delta, best_epoch, epochs_run", [
-    ("recall@10", 0.0, 0, 3),
-    ("recall@20", 0.0, 4, 7),
+@pytest.mark.parametrize("metric, min_delta, window, best_epoch, epochs_run", [
+    ("recall@10", 0.0, 1, 0, 3),
+    ("recall@20", 0.0, 1, 4, 7),
     # Epoch 4's 0.503 beats 0.50 by more than 0.002, epoch 5's 0.504 does not beat 0.503 by that.
-    ("recall@20", 0.002, 3, 6),
+    ("recall@20", 0.002, 1, 3, 6),
     # Neither beats epoch 2's 0.50 by more than 0.01: epoch 2 stays the best, patience counts from it.
-    ("recall@20", 0.01, 1, 4),
+    ("recall@20", 0.01, 1, 1, 4),
+    # Means over 3 epochs: 0.40 0.45 0.45 0.4843 0.4857 0.499 0.4913: epoch 6 (0.49 alone) after the run
+    # 0.503, 0.504, 0.49 beats epoch 5 (0.504 alone), whose run began with epoch 3's dip.
+    ("recall@20", 0.0, 3, 5, 7),
 ])
-def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypatch, metric, min_delta, best_epoch,
-                                                                        epochs_run):
+def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypatch, metric, min_delta, window,
+                                                                        best_epoch, epochs_run):
     epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
 
     def scripted(model, data, ks, split, cold):
@@ -169,7 +176,7 @@ def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypat
 
     monkeypatch.setattr(early_stopping, "model_metrics", scripted)
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
-    callback = BestValidationEpoch(data=None, metric=metric, patience=2, min_delta=min_delta)
+    callback = BestValidationEpoch(data=None, metric=metric, patience=2, min_delta=min_delta, window=window)
     callback.set_model(model)
     callback.on_train_begin()
     run = 0
@@ -201,3 +208,51 @@ def test_selection_metric_refuses_what_it_cannot_compute(metric, tiny_run, tmp_p
     config.train.selection_metric = metric
     with pytest.raises(ValueError, match="train.selection_metric"):
         train(tiny_run["features"], tmp_path / "model", config)
+
+
+@pytest.mark.parametrize("lr_patience, factor, rates", [
+    # recall@20 by epoch: 0.40 0.50 0.45 0.503 0.504 0.49 0.48 with a least gain of 0.002: epoch 3 has no gain
+    # over epoch 2, epoch 4 gains, and epochs 5-7 have none (epoch 5's 0.504 is no gain over 0.503). Each
+    # epoch logs the rate it ran at; a drop at an epoch's end shows from the next.
+    (2, 0.5, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]),
+    (1, 0.25, [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625]),
+])
+def test_the_learning_rate_drops_after_a_plateau_of_the_selection_metric(monkeypatch, lr_patience, factor, rates):
+    epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
+
+    def scripted(model, data, ks, split, cold):
+        r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
+        return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
+
+    monkeypatch.setattr(early_stopping, "model_metrics", scripted)
+    settings = TrainConfig(selection_metric="recall@20", min_delta=0.002, lr_plateau_patience=lr_patience,
+                           lr_plateau_factor=factor)
+    model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
+    model.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
+    callbacks = [BestValidationEpoch(data=None, metric="recall@20", patience=99, min_delta=settings.min_delta),
+                 early_stopping.plateau_rate_drop(settings)]
+    seen = []
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch in range(len(SCRIPTED_VALIDATION)):
+        logs = {}
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs=logs)
+        seen.append(float(logs["lr"]))
+    assert seen == pytest.approx(rates)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"lr_plateau_patience": -1}, "train.lr_plateau_patience -1 must be >= 0"),
+    ({"lr_plateau_patience": 2, "lr_plateau_factor": 1.0}, r"train.lr_plateau_factor 1.0 must be in \(0, 1\)"),
+    ({"lr_plateau_factor": 0.0}, r"train.lr_plateau_factor 0.0 must be in \(0, 1\)"),
+    ({"selection_window": 0}, "train.selection_window 0 must be >= 1"),
+])
+def test_bad_plateau_and_window_settings_are_refused_before_any_work(tmp_path, changes, message):
+    config = RunConfig()
+    for key, value in changes.items():
+        setattr(config.train, key, value)
+    assert early_stopping.plateau_rate_drop(TrainConfig()) is None
+    with pytest.raises(ValueError, match=message):
+        train(tmp_path / "no_features", tmp_path / "model", config)
