@@ -141,6 +141,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     # An epoch judged by the mean validation Recall@50 of it and the two before it (train.selection_window 3;
     # session 41): picks later epochs when validation walks a plateau while test Recall@10 still rises.
     "selection_window3": {"train.selection_window": 3},
+    # The default's ablations at that window (<name>_window3): what switching the default needs made again.
+    **{f"{name}_window3": {"train.selection_window": 3, **overrides} for name, overrides in _ABLATIONS.items()},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
