@@ -31,6 +31,7 @@ from bench import datasets
 from braidrec.config import EvalConfig
 from braidrec.config_loader import config_with
 from braidrec.data.layout import DatasetSpec
+from braidrec.models.early_stopping import EpochSelection
 from braidrec.models.evaluate_run import evaluate_model_dir
 from braidrec.models.train import train
 from braidrec.pipeline.fileutil import write_text_atomic
@@ -64,19 +65,18 @@ REPLAYED_PATIENCE = (2, 3, 4)
 def patience_replay(curve: list[float], patience: int, min_delta: float) -> dict:
     """What early stopping at ``patience`` would have done on a logged validation ``curve``.
 
-    The rule of ``models.early_stopping.BestValidationEpoch``: an epoch is the new best when it beats the best
-    by more than ``min_delta``; training stops once ``patience`` epochs pass without one.
+    The rule of ``models.early_stopping.EpochSelection``, which training uses: an epoch is the new best when it
+    beats the best by more than ``min_delta``; training stops once ``patience`` epochs pass without one.
 
     Returns:
         ``{"best_epoch", "stop_epoch"}`` (1-based) and ``"best_value"``, the curve at the best epoch.
     """
-    best, best_value = 0, -1.0
-    for epoch, value in enumerate(curve):
-        if value > best_value + min_delta:
-            best, best_value = epoch, value
-        elif epoch - best >= patience:
-            return {"best_epoch": best + 1, "stop_epoch": epoch + 1, "best_value": best_value}
-    return {"best_epoch": best + 1, "stop_epoch": len(curve), "best_value": best_value}
+    selection = EpochSelection(patience, min_delta)
+    for value in curve:
+        if selection.update(value)[1]:
+            break
+    return {"best_epoch": selection.best_epoch + 1, "stop_epoch": len(selection.values),
+            "best_value": curve[selection.best_epoch]}
 
 
 def _summary(history: dict, metrics: dict, patience: int, min_delta: float) -> dict:

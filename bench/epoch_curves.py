@@ -29,7 +29,7 @@ from braidrec.config import RunConfig
 from braidrec.config_loader import add_config_flags, config_from_args
 from braidrec.features import contract
 from braidrec.models import train as train_module
-from braidrec.models.early_stopping import BestValidationEpoch
+from braidrec.models.early_stopping import BestValidationEpoch, EpochSelection
 from braidrec.models.evaluate import model_metrics
 
 CURVE_KS = [10, 20, 50]
@@ -82,7 +82,7 @@ def record(features: str, out: str, config: RunConfig) -> Path:
 
 
 def replay(curves: list[dict], metric: str, window: int = 1, min_delta: float = 0.0, patience: int = 8) -> dict:
-    """The epoch a selection rule keeps on recorded curves, as :class:`BestValidationEpoch` decides it.
+    """The epoch a selection rule keeps on recorded curves (:class:`EpochSelection`, as training decides it).
 
     Args:
         curves: the ``epochs`` rows of a curves file.
@@ -97,15 +97,12 @@ def replay(curves: list[dict], metric: str, window: int = 1, min_delta: float = 
     """
     if not curves:
         raise ValueError("the curves hold no epoch")
-    best, best_score, values = -1, float("-inf"), []
-    for i, row in enumerate(curves):
-        values.append(row["val"][metric])
-        score = float(np.mean(values[-window:]))
-        if score > best_score + min_delta:
-            best, best_score = i, score
-        elif i - best >= patience:
+    selection = EpochSelection(patience, min_delta, window)
+    for row in curves:
+        if selection.update(row["val"][metric])[1]:
             break
-    return {"best_epoch": best + 1, "stopped_at": i + 1, "test": curves[best]["test"]}
+    return {"best_epoch": selection.best_epoch + 1, "stopped_at": len(selection.values),
+            "test": curves[selection.best_epoch]["test"]}
 
 
 def main(argv: list[str] | None = None) -> int:

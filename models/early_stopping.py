@@ -62,6 +62,44 @@ def check_selection_window(window: int) -> int:
     return window
 
 
+class EpochSelection:
+    """The early-stopping rule alone: which epoch is the best so far, and when to stop.
+
+    An epoch's score is the mean of the metric over it and up to ``window - 1``
+    epochs before it; an epoch is the new best when its score beats the best
+    score by more than ``min_delta``, and the run stops once ``patience`` epochs
+    pass without one. :class:`BestValidationEpoch` decides with it while
+    training; the benchmarks replay it on logged curves.
+
+    Args:
+        patience: epochs without a gain before stopping.
+        min_delta: the least rise of the score that counts as a gain.
+        window: how many epochs' metric, this one's and those before it, a score averages.
+
+    Raises:
+        ValueError: a negative ``min_delta`` or a ``window`` below 1.
+    """
+
+    def __init__(self, patience: int, min_delta: float = 0.0, window: int = 1):
+        self.patience = patience
+        self.min_delta = check_min_delta(min_delta)
+        self.window = check_selection_window(window)
+        self.values: list[float] = []
+        self.best_epoch = -1
+        self.best_score = float("-inf")
+
+    def update(self, value: float) -> tuple[bool, bool]:
+        """Takes the next epoch's metric; returns (it is the new best, stop now)."""
+        self.values.append(float(value))
+        epoch = len(self.values) - 1
+        recent = self.values[-self.window:]
+        score = sum(recent) / len(recent)
+        if score > self.best_score + self.min_delta:
+            self.best_epoch, self.best_score = epoch, score
+            return True, False
+        return False, epoch - self.best_epoch >= self.patience
+
+
 def effective_patience(train_config: TrainConfig) -> int:
     """The early-stopping patience of a training: ``train.warm_start_patience`` when it starts from an
     earlier model and that is set (> 0), else ``train.patience``."""
@@ -104,11 +142,8 @@ class BestValidationEpoch(keras.callbacks.Callback):
         self.data = data
         self.metric = metric
         self.ks = sorted({10, selection_cutoff(metric)})
-        self.patience = patience
-        self.min_delta = check_min_delta(min_delta)
-        self.window = check_selection_window(window)
-        self.values: list[float] = []
-        self.best_score = float("-inf")
+        self.selection = EpochSelection(patience, min_delta, window)
+        self.patience, self.window = patience, self.selection.window
         self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.best_weights = None
@@ -137,15 +172,13 @@ class BestValidationEpoch(keras.callbacks.Callback):
             logs["val_" + self.metric] = value
         print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
-        self.values.append(float(value))
-        score = sum(self.values[-self.window:]) / len(self.values[-self.window:])
-        if score > self.best_score + self.min_delta:
-            self.best_score = score
+        is_best, stop = self.selection.update(value)
+        if is_best:
             self.best_epoch = epoch
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
             self.best_weights = self.model.get_weights()
-        elif epoch - self.best_epoch >= self.patience:
+        elif stop:
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
