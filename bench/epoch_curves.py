@@ -31,6 +31,7 @@ from braidrec.features import contract
 from braidrec.models import train as train_module
 from braidrec.models.early_stopping import BestValidationEpoch, EpochSelection
 from braidrec.models.evaluate import model_metrics
+from braidrec.pipeline.fileutil import write_text_atomic
 
 CURVE_KS = [10, 20, 50]
 
@@ -75,9 +76,7 @@ def record(features: str, out: str, config: RunConfig) -> Path:
     with mock.patch.object(train_module, "BestValidationEpoch", recorder):
         train_module.train(features, out, config)
     path = Path(f"{out}.curves.json")
-    tmp = Path(f"{out}.curves.json.tmp")
-    tmp.write_text(json.dumps({"train": vars(config.train), "epochs": recorders[0].curves}, indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps({"train": vars(config.train), "epochs": recorders[0].curves}, indent=1))
     return path
 
 

@@ -143,8 +143,6 @@ class BestValidationEpoch(keras.callbacks.Callback):
         self.metric = metric
         self.ks = sorted({10, selection_cutoff(metric)})
         self.selection = EpochSelection(patience, min_delta, window)
-        self.patience, self.window = patience, self.selection.window
-        self.best_epoch = -1
         self.best_metrics: dict[str, float] = {}
         self.best_weights = None
         self.started = time.time()
@@ -174,12 +172,26 @@ class BestValidationEpoch(keras.callbacks.Callback):
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
         is_best, stop = self.selection.update(value)
         if is_best:
-            self.best_epoch = epoch
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
             self.best_weights = self.model.get_weights()
         elif stop:
             self.model.stop_training = True
+
+    @property
+    def best_epoch(self) -> int:
+        """The best epoch so far, counted from 0 (-1 before the first)."""
+        return self.selection.best_epoch
+
+    @property
+    def patience(self) -> int:
+        """Epochs without a gain before stopping."""
+        return self.selection.patience
+
+    @property
+    def window(self) -> int:
+        """How many epochs' metric an epoch's score averages."""
+        return self.selection.window
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:

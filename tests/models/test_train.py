@@ -154,6 +154,18 @@ SCRIPTED_VALIDATION = [(0.30, 0.40), (0.20, 0.50), (0.25, 0.45), (0.26, 0.503), 
                        (0.29, 0.48)]
 
 
+def _script_validation(monkeypatch, metric: str) -> None:
+    """Makes validation return SCRIPTED_VALIDATION's rows, one per epoch, checking it asks for ``metric``'s cutoff."""
+    epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
+
+    def scripted(model, data, ks, split, cold):
+        assert selection_cutoff(metric) in ks and 10 in ks
+        r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
+        return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
+
+    monkeypatch.setattr(early_stopping, "model_metrics", scripted)
+
+
 @pytest.mark.parametrize("metric, min_delta, window, best_epoch, epochs_run", [
     ("recall@10", 0.0, 1, 0, 3),
     ("recall@20", 0.0, 1, 4, 7),
@@ -167,14 +179,7 @@ SCRIPTED_VALIDATION = [(0.30, 0.40), (0.20, 0.50), (0.25, 0.45), (0.26, 0.503), 
 ])
 def test_the_selection_metric_picks_the_epoch_and_stops_after_patience(monkeypatch, metric, min_delta, window,
                                                                         best_epoch, epochs_run):
-    epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
-
-    def scripted(model, data, ks, split, cold):
-        assert selection_cutoff(metric) in ks and 10 in ks
-        r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
-        return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
-
-    monkeypatch.setattr(early_stopping, "model_metrics", scripted)
+    _script_validation(monkeypatch, metric)
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
     callback = BestValidationEpoch(data=None, metric=metric, patience=2, min_delta=min_delta, window=window)
     callback.set_model(model)
@@ -218,13 +223,7 @@ def test_selection_metric_refuses_what_it_cannot_compute(metric, tiny_run, tmp_p
     (1, 0.25, [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625]),
 ])
 def test_the_learning_rate_drops_after_a_plateau_of_the_selection_metric(monkeypatch, lr_patience, factor, rates):
-    epoch_of_call = iter(range(len(SCRIPTED_VALIDATION)))
-
-    def scripted(model, data, ks, split, cold):
-        r10, r20 = SCRIPTED_VALIDATION[next(epoch_of_call)]
-        return {"warm": {"recall@10": r10, "recall@20": r20, "ndcg@10": 0.0, "users": 5}}
-
-    monkeypatch.setattr(early_stopping, "model_metrics", scripted)
+    _script_validation(monkeypatch, "recall@20")
     settings = TrainConfig(selection_metric="recall@20", min_delta=0.002, lr_plateau_patience=lr_patience,
                            lr_plateau_factor=factor)
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
