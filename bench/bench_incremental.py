@@ -62,16 +62,17 @@ def yesterday_data(data_dir: Path, out: Path, share: float) -> Path:
 REPLAYED_PATIENCE = (2, 3, 4)
 
 
-def patience_replay(curve: list[float], patience: int, min_delta: float) -> dict:
+def patience_replay(curve: list[float], patience: int, min_delta: float, window: int = 1) -> dict:
     """What early stopping at ``patience`` would have done on a logged validation ``curve``.
 
-    The rule of ``models.early_stopping.EpochSelection``, which training uses: an epoch is the new best when it
-    beats the best by more than ``min_delta``; training stops once ``patience`` epochs pass without one.
+    The rule of ``models.early_stopping.EpochSelection``, which training uses: an epoch is the new best when its
+    score (the mean of the curve over it and up to ``window - 1`` epochs before it) beats the best by more than
+    ``min_delta``; training stops once ``patience`` epochs pass without one.
 
     Returns:
         ``{"best_epoch", "stop_epoch"}`` (1-based) and ``"best_value"``, the curve at the best epoch.
     """
-    selection = EpochSelection(patience, min_delta)
+    selection = EpochSelection(patience, min_delta, window)
     for value in curve:
         if selection.update(value)[1]:
             break
@@ -83,13 +84,14 @@ def _summary(history: dict, metrics: dict, patience: int, min_delta: float) -> d
     braid = metrics["braidrec"]
     curve = history["val_" + history["selection_metric"]]
     seconds_per_epoch = history["seconds_to_best_epoch"] / history["best_epoch"]
-    if patience_replay(curve, patience, min_delta)["best_epoch"] != history["best_epoch"]:
+    window = history.get("selection_window", 1)  # histories written before it existed judged epochs alone
+    if patience_replay(curve, patience, min_delta, window)["best_epoch"] != history["best_epoch"]:
         raise RuntimeError(f"replaying patience {patience} on the logged curve does not give training's best epoch "
                            f"{history['best_epoch']}: patience_replay no longer follows models.early_stopping.BestValidationEpoch")
-    full = patience_replay(curve, len(curve), min_delta)
+    full = patience_replay(curve, len(curve), min_delta, window)
     replays = {}
     for patience in REPLAYED_PATIENCE:
-        replay = patience_replay(curve, patience, min_delta)
+        replay = patience_replay(curve, patience, min_delta, window)
         replays[patience] = {"stop_epoch": replay["stop_epoch"], "same_best_epoch": replay["best_epoch"] == history["best_epoch"],
                              "val_given_up": full["best_value"] - replay["best_value"],
                              "seconds": replay["stop_epoch"] * seconds_per_epoch}

@@ -25,7 +25,7 @@ from unittest import mock
 
 import numpy as np
 
-from braidrec.config import RunConfig
+from braidrec.config import RunConfig, TrainConfig
 from braidrec.config_loader import add_config_flags, config_from_args
 from braidrec.features import contract
 from braidrec.models import train as train_module
@@ -114,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     add_config_flags(recording, ["model", "train"])
     replaying = commands.add_parser("replay", help="the epoch a selection rule keeps on recorded curves")
     replaying.add_argument("curves", nargs="+", help="curves files written by record")
-    replaying.add_argument("--metric", default="recall@50", help="validation metric (train.selection_metric)")
-    replaying.add_argument("--window", type=int, default=1, help="train.selection_window")
-    replaying.add_argument("--min-delta", type=float, default=0.002, help="train.min_delta")
-    replaying.add_argument("--patience", type=int, default=8, help="train.patience")
+    default = TrainConfig()
+    replaying.add_argument("--metric", default=default.selection_metric, help="train.selection_metric (default: the default's)")
+    replaying.add_argument("--window", type=int, default=default.selection_window, help="train.selection_window")
+    replaying.add_argument("--min-delta", type=float, default=default.min_delta, help="train.min_delta")
+    replaying.add_argument("--patience", type=int, default=default.patience, help="train.patience")
     args = parser.parse_args(argv)
     if args.command == "record":
         print(record(args.features, args.out, config_from_args(args)))

@@ -14,9 +14,12 @@ from pathlib import Path
 
 from braidrec.config_loader import config_with, unknown_fields
 
+# The default before session 42 (2026-12-04): each epoch judged by its own validation metric. Every row
+# measured before keeps this override, so that it still reproduces.
+_WINDOW1: dict[str, object] = {"train.selection_window": 1}
 # The default before session 30 (2026-12-03): 256 alignment items, not negatives. Every row measured
 # before keeps these overrides, so that it still reproduces.
-_ALIGNMENT_ONLY: dict[str, object] = {"train.alignment_negatives": False, "train.alignment_items": 256}
+_ALIGNMENT_ONLY: dict[str, object] = {**_WINDOW1, "train.alignment_negatives": False, "train.alignment_items": 256}
 # The default before session 24 (2026-12-02): items without a trained id scored with the user tower's
 # vector alone. Every row measured before the taste profile keeps this override, so that it still reproduces.
 _TOWER_QUERY: dict[str, object] = {**_ALIGNMENT_ONLY, "model.cold_profile_weight": 0.0}
@@ -47,7 +50,7 @@ _ABLATIONS: dict[str, dict[str, object]] = {
 }
 
 # The image descriptor standardised per feature with the training items' statistics, clipped at 5 spreads.
-_IMAGE_CATALOGUE_CLIP5: dict[str, object] = {"model.image_normalization": "catalogue", "model.image_clip": 5.0}
+_IMAGE_CATALOGUE_CLIP5: dict[str, object] = {**_WINDOW1, "model.image_normalization": "catalogue", "model.image_clip": 5.0}
 # configs/colour_images.yaml (tests/test_config_loader.py keeps the file equal to the variant).
 _COLOUR_IMAGES: dict[str, object] = {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
                                      "train.alignment_temperature": 0.2, "model.image_noise": 1.0}
@@ -56,9 +59,13 @@ _COLOUR_IMAGES: dict[str, object] = {**_IMAGE_CATALOGUE_CLIP5, "extract.image_en
 VARIANTS: dict[str, dict[str, object]] = {
     "attention": {"model.fusion": "attention"},
     **_ABLATIONS,
+    # The default before session 42 (each epoch judged alone) and its ablations (<name>_window1); their rows
+    # were named attention, sum, ... until then, and the default's were named selection_window3, sum_window3, ...
+    "window1": dict(_WINDOW1),
+    **{f"{name}_window1": {**_WINDOW1, **overrides} for name, overrides in _ABLATIONS.items()},
     # Ids alone (no content modality): the TFRS tutorial's id-only two-tower with braidrec's order-aware
     # history tower and losses, the last of the cures bench/peers/tfrs_basic.py lists (ml100k; session 34).
-    "id_only": {"model.disabled_modalities": ["text", "image", "categorical", "numeric"]},
+    "id_only": {**_WINDOW1, "model.disabled_modalities": ["text", "image", "categorical", "numeric"]},
     # The default before session 30 (in-batch negatives only, 256 alignment items) and its ablations
     # (<name>_inbatch); their rows were named attention, sum, ... until then.
     "inbatch": dict(_ALIGNMENT_ONLY),
@@ -116,32 +123,32 @@ VARIANTS: dict[str, dict[str, object]] = {
     "batch1024": {**_ALIGNMENT_ONLY, "train.batch_size": 1024},
     # Mixed negative sampling: 512 warm items drawn uniformly per batch beside the in-batch negatives.
     "negatives512": {**_ALIGNMENT_ONLY, "train.sampled_negatives": 512},
-    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512 (the default since
-    # session 30, so on the same VM its rows equal attention's to every digit).
-    "alignment_negatives": {"train.alignment_negatives": True, "train.alignment_items": 256},
-    "alignment_negatives512": {"train.alignment_negatives": True, "train.alignment_items": 512},
+    # The alignment items (uniform over warm items) as negatives too: 256 of them, and 512 (the default from
+    # session 30, so on the same VM its rows equal window1's to every digit).
+    "alignment_negatives": {**_WINDOW1, "train.alignment_negatives": True, "train.alignment_items": 256},
+    "alignment_negatives512": {**_WINDOW1, "train.alignment_negatives": True, "train.alignment_items": 512},
     # Items without a trained id fused at attention temperature 2 at inference (model.cold_fusion_temperature):
     # closer to an even mix of their content modalities than training's weights.
-    "cold_fusion_temperature2": {"model.cold_fusion_temperature": 2.0},
+    "cold_fusion_temperature2": {**_WINDOW1, "model.cold_fusion_temperature": 2.0},
     # The image descriptor standardised per feature with the training items' statistics
     # (model.image_normalization catalogue) instead of per item.
-    "image_catalogue": {"model.image_normalization": "catalogue"},
+    "image_catalogue": {**_WINDOW1, "model.image_normalization": "catalogue"},
     # The same with the standardised values clipped to [-5, 5] (model.image_clip), and the default's
     # ablations on it (<name>_image_catalogue_clip5; session 33).
     "image_catalogue_clip5": dict(_IMAGE_CATALOGUE_CLIP5),
     **{f"{name}_image_catalogue_clip5": {**_IMAGE_CATALOGUE_CLIP5, **overrides} for name, overrides in _ABLATIONS.items()},
     "cold_fusion_temperature2_image_catalogue_clip5": {**_IMAGE_CATALOGUE_CLIP5, "model.cold_fusion_temperature": 2.0},
     # The same over the descriptor with colour quantiles (extract.image_encoder descriptor_quantiles).
-    "image_catalogue_quantiles": {"model.image_normalization": "catalogue", "extract.image_encoder": "descriptor_quantiles"},
+    "image_catalogue_quantiles": {**_WINDOW1, "model.image_normalization": "catalogue",
+                                  "extract.image_encoder": "descriptor_quantiles"},
     # configs/colour_images.yaml (session 39): for catalogues whose pictures' colours carry meaning, the
     # colour quantiles, catalogue standardisation clipped at 5, a softer alignment and more image noise.
     "colour_images": dict(_COLOUR_IMAGES),
     # The same with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
     "colour_images_behaviour0.05": {**_COLOUR_IMAGES, "train.behaviour_alignment_temperature": 0.05},
-    # An epoch judged by the mean validation Recall@50 of it and the two before it (train.selection_window 3;
-    # session 41): picks later epochs when validation walks a plateau while test Recall@10 still rises.
+    # Session 41's names of the default and its ablations at window 3 (rows named attention, <name> since
+    # session 42), kept while session 42's ml-100k run of them goes on.
     "selection_window3": {"train.selection_window": 3},
-    # The default's ablations at that window (<name>_window3): what switching the default needs made again.
     **{f"{name}_window3": {"train.selection_window": 3, **overrides} for name, overrides in _ABLATIONS.items()},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},

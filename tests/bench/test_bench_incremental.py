@@ -21,12 +21,14 @@ def test_yesterday_keeps_the_earliest_share_of_interactions_and_every_item(tiny_
     assert len(pd.read_parquet(tiny_run["data"] / "interactions.parquet")) == len(today)
 
 
-@pytest.mark.parametrize("patience, expected", [
+@pytest.mark.parametrize("patience, window, expected", [
     # 0.201 is no gain over 0.20 at min_delta 0.002, so the wait starts at epoch 2.
-    (2, {"best_epoch": 2, "stop_epoch": 4, "best_value": 0.20}),
-    (3, {"best_epoch": 5, "stop_epoch": 8, "best_value": 0.25}),
-    (8, {"best_epoch": 5, "stop_epoch": 8, "best_value": 0.25}),
+    (2, 1, {"best_epoch": 2, "stop_epoch": 4, "best_value": 0.20}),
+    (3, 1, {"best_epoch": 5, "stop_epoch": 8, "best_value": 0.25}),
+    (8, 1, {"best_epoch": 5, "stop_epoch": 8, "best_value": 0.25}),
+    # Means of three epochs: 0.10, 0.15, 0.167, 0.197, 0.214, 0.227, 0.243, 0.240; each of epochs 2-7 gains.
+    (2, 3, {"best_epoch": 7, "stop_epoch": 8, "best_value": 0.24}),
 ])
-def test_patience_replay_follows_early_stopping_by_hand(patience, expected):
+def test_patience_replay_follows_early_stopping_by_hand(patience, window, expected):
     curve = [0.10, 0.20, 0.201, 0.19, 0.25, 0.24, 0.24, 0.24]
-    assert patience_replay(curve, patience, min_delta=0.002) == expected
+    assert patience_replay(curve, patience, min_delta=0.002, window=window) == expected
