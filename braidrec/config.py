@@ -228,8 +228,9 @@ class TrainConfig:
     # epochs where validation walks a plateau while test Recall@10 still rises: ml-100k 0.225 / 0.122 against
     # 0.221 / 0.119 over 5 seeds on one VM (models/README.md, "Plateaus"; bench rows attention and window1).
     selection_window: int = 3
-    # Epochs without a gain in the selection metric (by more than min_delta) before the learning rate is
-    # multiplied by lr_plateau_factor (Keras ReduceLROnPlateau); 0: never. At 2 it kept the same epochs on
+    # Epochs without a gain in the score epochs are judged by (the selection metric averaged over
+    # selection_window epochs; by more than min_delta) before the learning rate is multiplied by
+    # lr_plateau_factor (Keras ReduceLROnPlateau); 0: never. At 2 (window 1) it kept the same epochs on
     # ml-100k: validation Recall@50 fell as the rate did (models/README.md, "Plateaus").
     lr_plateau_patience: int = 0
     lr_plateau_factor: float = 0.5

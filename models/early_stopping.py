@@ -17,6 +17,8 @@ from braidrec.features import contract
 from braidrec.models.evaluate import EvalData, model_metrics
 
 VAL_METRIC = "val_recall@10"
+# The logs key of an epoch's score, the selection metric averaged over train.selection_window epochs.
+SELECTION_SCORE = "val_selection_score"
 SELECTION_METRICS = ("recall", "ndcg")
 
 
@@ -85,6 +87,7 @@ class EpochSelection:
         self.min_delta = check_min_delta(min_delta)
         self.window = check_selection_window(window)
         self.values: list[float] = []
+        self.scores: list[float] = []
         self.best_epoch = -1
         self.best_score = float("-inf")
 
@@ -94,6 +97,7 @@ class EpochSelection:
         epoch = len(self.values) - 1
         recent = self.values[-self.window:]
         score = sum(recent) / len(recent)
+        self.scores.append(score)
         if score > self.best_score + self.min_delta:
             self.best_epoch, self.best_score = epoch, score
             return True, False
@@ -171,6 +175,8 @@ class BestValidationEpoch(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}: val_{self.metric} = {value:.4f}"
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
         is_best, stop = self.selection.update(value)
+        if logs is not None:
+            logs[SELECTION_SCORE] = self.selection.scores[-1]
         if is_best:
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
@@ -206,8 +212,8 @@ def average_kept_aside(opt) -> bool:
 def plateau_rate_drop(train_config: TrainConfig) -> keras.callbacks.ReduceLROnPlateau | None:
     """The learning-rate drop on a validation plateau that ``train.lr_plateau_patience`` asks for.
 
-    It watches the selection metric that :class:`BestValidationEpoch` logs (so it must run after it)
-    with the same least gain, and multiplies the rate by ``train.lr_plateau_factor`` after that many
+    It watches the score that :class:`BestValidationEpoch` judges epochs by and logs (so it must run
+    after it): the selection metric averaged over ``train.selection_window`` epochs, with the same least gain, and multiplies the rate by ``train.lr_plateau_factor`` after that many
     epochs without a gain.
 
     Args:
@@ -228,5 +234,5 @@ def plateau_rate_drop(train_config: TrainConfig) -> keras.callbacks.ReduceLROnPl
     if train_config.lr_plateau_patience == 0:
         return None
     return keras.callbacks.ReduceLROnPlateau(
-        monitor="val_" + train_config.selection_metric, mode="max", factor=train_config.lr_plateau_factor,
+        monitor=SELECTION_SCORE, mode="max", factor=train_config.lr_plateau_factor,
         patience=train_config.lr_plateau_patience, min_delta=check_min_delta(train_config.min_delta), verbose=1)

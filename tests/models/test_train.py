@@ -215,20 +215,24 @@ def test_selection_metric_refuses_what_it_cannot_compute(metric, tiny_run, tmp_p
         train(tiny_run["features"], tmp_path / "model", config)
 
 
-@pytest.mark.parametrize("lr_patience, factor, rates", [
+@pytest.mark.parametrize("lr_patience, factor, window, rates", [
     # recall@20 by epoch: 0.40 0.50 0.45 0.503 0.504 0.49 0.48 with a least gain of 0.002: epoch 3 has no gain
     # over epoch 2, epoch 4 gains, and epochs 5-7 have none (epoch 5's 0.504 is no gain over 0.503). Each
     # epoch logs the rate it ran at; a drop at an epoch's end shows from the next.
-    (2, 0.5, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]),
-    (1, 0.25, [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625]),
+    (2, 0.5, 1, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]),
+    (1, 0.25, 1, [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625]),
+    # The drop watches the score epochs are judged by: means of two epochs, 0.40 0.45 0.475 0.4765 0.5035
+    # 0.497 0.485, so epochs 3 and 5 gain and 4, 6 and 7 do not.
+    (1, 0.25, 2, [1.0, 1.0, 1.0, 1.0, 0.25, 0.25, 0.0625]),
 ])
-def test_the_learning_rate_drops_after_a_plateau_of_the_selection_metric(monkeypatch, lr_patience, factor, rates):
+def test_the_learning_rate_drops_after_a_plateau_of_the_selection_score(monkeypatch, lr_patience, factor, window, rates):
     _script_validation(monkeypatch, "recall@20")
     settings = TrainConfig(selection_metric="recall@20", min_delta=0.002, lr_plateau_patience=lr_patience,
-                           lr_plateau_factor=factor)
+                           lr_plateau_factor=factor, selection_window=window)
     model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
     model.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
-    callbacks = [BestValidationEpoch(data=None, metric="recall@20", patience=99, min_delta=settings.min_delta),
+    callbacks = [BestValidationEpoch(data=None, metric="recall@20", patience=99, min_delta=settings.min_delta,
+                                     window=window),
                  early_stopping.plateau_rate_drop(settings)]
     seen = []
     for callback in callbacks:
