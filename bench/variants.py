@@ -51,9 +51,12 @@ _ABLATIONS: dict[str, dict[str, object]] = {
 
 # The image descriptor standardised per feature with the training items' statistics, clipped at 5 spreads.
 _IMAGE_CATALOGUE_CLIP5: dict[str, object] = {**_WINDOW1, "model.image_normalization": "catalogue", "model.image_clip": 5.0}
-# configs/colour_images.yaml (tests/test_config_loader.py keeps the file equal to the variant).
+# configs/colour_images.yaml (tests/test_config_loader.py keeps the file equal to the variant), at the
+# default's selection window since session 42; before, at window 1 (_COLOUR_IMAGES_WINDOW1).
 _COLOUR_IMAGES: dict[str, object] = {**_IMAGE_CATALOGUE_CLIP5, "extract.image_encoder": "descriptor_quantiles",
-                                     "train.alignment_temperature": 0.2, "model.image_noise": 1.0}
+                                     "train.alignment_temperature": 0.2, "model.image_noise": 1.0,
+                                     "train.selection_window": 3}
+_COLOUR_IMAGES_WINDOW1: dict[str, object] = {**_COLOUR_IMAGES, **_WINDOW1}
 
 # name -> overrides; "attention" is the default configuration (the product).
 VARIANTS: dict[str, dict[str, object]] = {
@@ -143,9 +146,12 @@ VARIANTS: dict[str, dict[str, object]] = {
                                   "extract.image_encoder": "descriptor_quantiles"},
     # configs/colour_images.yaml (session 39): for catalogues whose pictures' colours carry meaning, the
     # colour quantiles, catalogue standardisation clipped at 5, a softer alignment and more image noise.
+    # Its rows made at window 1 (sessions 39-40) are colour_images_window1's; those at window 3 (session 42)
+    # were named colour_images_window3.
     "colour_images": dict(_COLOUR_IMAGES),
-    # The same with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
-    "colour_images_behaviour0.05": {**_COLOUR_IMAGES, "train.behaviour_alignment_temperature": 0.05},
+    "colour_images_window1": dict(_COLOUR_IMAGES_WINDOW1),
+    # The window-1 preset with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
+    "colour_images_behaviour0.05": {**_COLOUR_IMAGES_WINDOW1, "train.behaviour_alignment_temperature": 0.05},
     # Session 41's names of the default and its ablations at window 3 (rows named attention, <name> since
     # session 42), kept while session 42's ml-100k run of them goes on.
     "selection_window3": {"train.selection_window": 3},
