@@ -152,10 +152,6 @@ VARIANTS: dict[str, dict[str, object]] = {
     "colour_images_window1": dict(_COLOUR_IMAGES_WINDOW1),
     # The window-1 preset with the behaviour (content~id) pairs kept at the default's sharp 0.05 (session 40).
     "colour_images_behaviour0.05": {**_COLOUR_IMAGES_WINDOW1, "train.behaviour_alignment_temperature": 0.05},
-    # Session 41's names of the default and its ablations at window 3 (rows named attention, <name> since
-    # session 42), kept while session 42's ml-100k run of them goes on.
-    "selection_window3": {"train.selection_window": 3},
-    **{f"{name}_window3": {"train.selection_window": 3, **overrides} for name, overrides in _ABLATIONS.items()},
     # The pretrained sentence encoder (MiniLM, shipped as a package) as an extra text modality.
     "pretrained_text": {**_NO_AUGMENT_PATIENCE4, "extract.text_encoder": "minilm"},
 }
