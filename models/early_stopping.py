@@ -213,8 +213,9 @@ def plateau_rate_drop(train_config: TrainConfig) -> keras.callbacks.ReduceLROnPl
     """The learning-rate drop on a validation plateau that ``train.lr_plateau_patience`` asks for.
 
     It watches the score that :class:`BestValidationEpoch` judges epochs by and logs (so it must run
-    after it): the selection metric averaged over ``train.selection_window`` epochs, with the same least gain, and multiplies the rate by ``train.lr_plateau_factor`` after that many
-    epochs without a gain.
+    after it): the selection metric averaged over ``train.selection_window`` epochs, with the same
+    least gain, and multiplies the rate by ``train.lr_plateau_factor`` after that many epochs
+    without a gain.
 
     Args:
         train_config: ``lr_plateau_patience``, ``lr_plateau_factor``, ``selection_metric``, ``min_delta``.

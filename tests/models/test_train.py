@@ -222,7 +222,7 @@ def test_selection_metric_refuses_what_it_cannot_compute(metric, tiny_run, tmp_p
     (2, 0.5, 1, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]),
     (1, 0.25, 1, [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625]),
     # The drop watches the score epochs are judged by: means of two epochs, 0.40 0.45 0.475 0.4765 0.5035
-    # 0.497 0.485, so epochs 3 and 5 gain and 4, 6 and 7 do not.
+    # 0.497 0.485, so epochs 2, 3 and 5 gain and 4, 6 and 7 do not.
     (1, 0.25, 2, [1.0, 1.0, 1.0, 1.0, 0.25, 0.25, 0.0625]),
 ])
 def test_the_learning_rate_drops_after_a_plateau_of_the_selection_score(monkeypatch, lr_patience, factor, window, rates):
