@@ -72,10 +72,7 @@ def patience_replay(curve: list[float], patience: int, min_delta: float, window:
     Returns:
         ``{"best_epoch", "stop_epoch"}`` (1-based) and ``"best_value"``, the curve at the best epoch.
     """
-    selection = EpochSelection(patience, min_delta, window)
-    for value in curve:
-        if selection.update(value)[1]:
-            break
+    selection = EpochSelection.replay(curve, patience, min_delta, window)
     return {"best_epoch": selection.best_epoch + 1, "stop_epoch": len(selection.values),
             "best_value": curve[selection.best_epoch]}
 

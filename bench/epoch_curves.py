@@ -96,10 +96,7 @@ def replay(curves: list[dict], metric: str, window: int = 1, min_delta: float = 
     """
     if not curves:
         raise ValueError("the curves hold no epoch")
-    selection = EpochSelection(patience, min_delta, window)
-    for row in curves:
-        if selection.update(row["val"][metric])[1]:
-            break
+    selection = EpochSelection.replay([row["val"][metric] for row in curves], patience, min_delta, window)
     return {"best_epoch": selection.best_epoch + 1, "stopped_at": len(selection.values),
             "test": curves[selection.best_epoch]["test"]}
 

@@ -87,17 +87,29 @@ class EpochSelection:
         self.min_delta = check_min_delta(min_delta)
         self.window = check_selection_window(window)
         self.values: list[float] = []
-        self.scores: list[float] = []
         self.best_epoch = -1
         self.best_score = float("-inf")
+
+    @classmethod
+    def replay(cls, values, patience: int, min_delta: float = 0.0, window: int = 1) -> EpochSelection:
+        """The rule run over a logged curve ``values`` up to where it stops (or the curve's end)."""
+        selection = cls(patience, min_delta, window)
+        for value in values:
+            if selection.update(value)[1]:
+                break
+        return selection
+
+    @property
+    def score(self) -> float:
+        """The latest epoch's score: the mean metric of it and up to ``window - 1`` epochs before it."""
+        recent = self.values[-self.window:]
+        return sum(recent) / len(recent)
 
     def update(self, value: float) -> tuple[bool, bool]:
         """Takes the next epoch's metric; returns (it is the new best, stop now)."""
         self.values.append(float(value))
         epoch = len(self.values) - 1
-        recent = self.values[-self.window:]
-        score = sum(recent) / len(recent)
-        self.scores.append(score)
+        score = self.score
         if score > self.best_score + self.min_delta:
             self.best_epoch, self.best_score = epoch, score
             return True, False
@@ -176,7 +188,7 @@ class BestValidationEpoch(keras.callbacks.Callback):
               + ("" if self.metric == "recall@10" else f", {VAL_METRIC} = {metrics['recall@10']:.4f}"), flush=True)
         is_best, stop = self.selection.update(value)
         if logs is not None:
-            logs[SELECTION_SCORE] = self.selection.scores[-1]
+            logs[SELECTION_SCORE] = self.selection.score
         if is_best:
             self.best_metrics = {k: float(v) for k, v in metrics.items() if k != "users"}
             self.seconds_to_best = time.time() - self.started
